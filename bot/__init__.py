@@ -1,0 +1,1 @@
+"""Bot: retrieve -> answer, and the interfaces (CLI, API, widget, console)."""

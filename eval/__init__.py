@@ -1,0 +1,1 @@
+"""Evaluation: replay FAQ sets against the bot and score them."""

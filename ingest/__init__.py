@@ -1,0 +1,1 @@
+"""Ingest: load -> clean -> split -> dedupe -> store the help pages."""

