@@ -1,0 +1,115 @@
+"""Cut a block of help-page text into units: sentences and the short fragments between them.
+
+Help pages and their search snippets run sentences, headings and table cells together,
+separated only by a space (``敏感关系申报 使用合作伙伴账号登录华为云。``). A unit is the
+smallest piece a passage boundary or a citation may fall on: a sentence (ending with
+sentence punctuation) or a fragment (a heading, a table cell, a truncated tail).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+# Sentence ends: CJK ends always; ASCII ones only before white space or the end, so that
+# codes such as CBC.0100 and numbers such as 1.5 stay whole.
+_CJK_END = "。!?;"
+_ASCII_END = ".!?;"
+_CLOSERS = "”’」』】)〕》\"')]"
+_OPENERS = {"“": "”", "‘": "’", "「": "」", "『": "』", "【": "】", "(": ")", "《": "》", "(": ")"}
+# White space next to these joins rather than separates (navigation paths, key: value).
+_JOINERS = set(">/|-:,:,、+")
+_QUESTION = ("?", "?")
+
+
+@dataclass(frozen=True)
+class Unit:
+    """A sentence or fragment: offsets into the page text and the text itself."""
+
+    start: int
+    end: int
+    text: str
+
+    @property
+    def is_sentence(self) -> bool:
+        """Tell whether the unit ends with sentence punctuation."""
+        return _strip_closers(self.text)[-1:] in (_CJK_END + _ASCII_END)
+
+    @property
+    def is_question(self) -> bool:
+        """Tell whether the unit ends with a question mark."""
+        return _strip_closers(self.text).endswith(_QUESTION)
+
+
+def _strip_closers(text: str) -> str:
+    return text.rstrip(_CLOSERS)
+
+
+def _is_latin(ch: str) -> bool:
+    return ch.isascii() and (ch.isalnum() or ch in "._%#@&*")
+
+
+def units(text: str, start: int = 0, end: int | None = None) -> list[Unit]:
+    """Cut text[start:end] into units, keeping exact offsets into text."""
+    stop = len(text) if end is None else end
+    return [Unit(a, b, text[a:b]) for a, b in _spans(text, start, stop)]
+
+
+def _spans(text: str, start: int, stop: int) -> Iterator[tuple[int, int]]:
+    depth: list[str] = []  # closing characters we are waiting for (quotes, brackets)
+    i = start
+    unit_start: int | None = None
+    while i < stop:
+        ch = text[i]
+        if ch.isspace():
+            j = i
+            while j < stop and text[j].isspace():
+                j += 1
+            if unit_start is not None and not depth and _separates(text, i - 1, j, stop):
+                yield unit_start, i
+                unit_start = None
+            i = j
+            continue
+        if unit_start is None:
+            unit_start = i
+        if depth and ch == depth[-1]:
+            depth.pop()
+        elif ch in _OPENERS:
+            depth.append(_OPENERS[ch])
+        elif ch == '"':
+            depth.append('"')
+        i += 1
+        if ch in _CJK_END or (ch in _ASCII_END and (i >= stop or text[i].isspace())):
+            while i < stop and text[i] in _CLOSERS:
+                if depth and text[i] == depth[-1]:
+                    depth.pop()
+                i += 1
+            if ch in "。!?!?" or not depth:
+                depth.clear()  # a sentence end closes whatever a truncated quote left open
+                yield unit_start, i
+                unit_start = None
+    if unit_start is not None:
+        end = stop
+        while end > unit_start and text[end - 1].isspace():
+            end -= 1
+        yield unit_start, end
+
+
+def _separates(text: str, left: int, right: int, stop: int) -> bool:
+    """Tell whether the white space between text[left] and text[right] separates two units."""
+    if right >= stop:
+        return True
+    a, b = text[left], text[right]
+    if a in _JOINERS or b in _JOINERS:
+        return False
+    # Latin words and codes are separated by spaces inside one unit (``400 CBC.0100``).
+    return not (_is_latin(a) and _is_latin(b))
+
+
+_SENTENCE_RE = re.compile(r"[^。!?!?;;]*[。!?!?;;]+[”’」』)]*|[^。!?!?;;]+$")
+
+
+def sentences(text: str) -> list[str]:
+    """Split running text into sentences at CJK sentence punctuation (for comparison only)."""
+    return [s.strip() for s in _SENTENCE_RE.findall(text) if s.strip()]
