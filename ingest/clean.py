@@ -15,12 +15,12 @@ from ingest.text import match_key
 SITE_BOILERPLATE = (
     re.compile(r"^检测到您已登录华为云.{0,20}账号.*$"),
     re.compile(r"^不再显示此消息$"),
-    re.compile(r"^(文档是否有帮助|意见反馈|上一篇|下一篇|分享|打印)[::?]?.{0,40}$"),
+    re.compile(r"^(文档是否有帮助|意见反馈|上一篇|下一篇|分享|打印)[:\uff1a?\uff1f]?.{0,40}$"),
     re.compile(r"^(©|版权所有|Copyright\b).{0,120}$", re.IGNORECASE),
 )
 # A repeated line that looks like a step or list item is content (step 1 of every procedure
 # is "使用合作伙伴账号登录华为云。"), not site chrome.
-_LIST_ITEM = re.compile(r"^\s*(\d+[.、)]|[-*•·]\s)")
+_LIST_ITEM = re.compile(r"^\s*(\d+[.\u3001)\uff0e]|[-*•·]\s)")
 
 
 @dataclass(frozen=True)

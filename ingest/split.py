@@ -19,20 +19,24 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 from ingest.records import Block, Page, Passage, Source
 from ingest.text import content_id, squash_space
 from ingest.units import Unit, units
 
-SECTION_LABELS = frozenset(
-    """操作步骤 前提条件 背景信息 操作场景 应用场景 适用场景 约束与限制 使用限制 注意事项 相关操作
-    后续操作 后续处理 处理方法 解决方法 解决方案 问题描述 问题现象 原因分析 可能原因 操作流程
-    功能介绍 示例 说明 须知 注意 警告 前提 相关文档 参考""".split()
-)
-_TRAILER = re.compile(r"^父主题\s*[::]\s*(?P<parent>.*)$")
+SECTION_LABELS = frozenset({
+    "操作步骤", "前提条件", "背景信息", "操作场景", "应用场景", "适用场景", "约束与限制",
+    "使用限制", "注意事项", "相关操作", "后续操作", "后续处理", "处理方法", "解决方法",
+    "解决方案", "问题描述", "问题现象", "原因分析", "可能原因", "操作流程", "功能介绍",
+    "示例", "说明", "须知", "注意", "警告", "前提", "相关文档", "参考",
+})  # fmt: skip
+_TRAILER = re.compile(r"^父主题\s*[:\uff1a]\s*(?P<parent>.*)$")
+_LIST_ITEM = re.compile(r"^(\d+[.\u3001)\uff0e]|[-*•·]\s|[(\uff08]?\d+[)\uff09])")
 _TITLE_MAX = 20
 _QUESTION_MAX = 60
-_NOT_IN_TITLE = re.compile(r"[,,;;::()()、。!!“”\"<>]")
+# Punctuation that a title does not contain (ASCII and full-width).
+_NOT_IN_TITLE = re.compile(r"[,;:()!<>\"\uff0c\uff1b\uff1a\uff08\uff09\uff01\u3001\u3002“”]")
 
 
 @dataclass
@@ -64,7 +68,7 @@ def split_page(page: Page, options: SplitOptions | None = None) -> list[Passage]
 
 def is_section_label(text: str) -> bool:
     """Tell whether a heading or fragment is a generic section label such as 操作步骤."""
-    return text.strip().rstrip("::") in SECTION_LABELS
+    return text.strip().rstrip(":\uff1a") in SECTION_LABELS
 
 
 class _Splitter:
@@ -113,11 +117,13 @@ class _Splitter:
         self.article = _Article(title=squash_space(text))
 
     def _text_block(self, block: Block) -> Iterator[Passage]:
-        if self.article.inline or (not self.article.title and self.article.groups):
-            # A snippet line's title does not carry over; untitled lines are separate results.
-            if self._size() >= self.options.min_chars or self.article.inline:
-                yield from self._close_article(parent=None)
         line = units(self.page.text, block.start, block.end)
+        if self.article.inline or (
+            not self.article.title and self.article.groups and not self._continues(line)
+        ):
+            # A snippet line's title does not carry over, and without a heading nothing says
+            # two lines share a topic: each is its own search result.
+            yield from self._close_article(parent=None)
         in_section = bool(self.article.groups) and is_section_label(self.article.groups[-1][0].text)
         new_group = not in_section
         i = 0
@@ -143,6 +149,10 @@ class _Splitter:
                 self.article.add(unit, new_group=new_group or label)
                 new_group = False
             i += 1
+
+    def _continues(self, line: Sequence[Unit]) -> bool:
+        """Tell whether a line continues the previous one: a step or list item does."""
+        return bool(_LIST_ITEM.match(line[0].text))
 
     def _is_inline_title(self, line: Sequence[Unit], i: int) -> bool:
         unit = line[i]
@@ -189,7 +199,7 @@ class _Splitter:
 
     def _passage(self, title: str, chunk: Sequence[Unit]) -> Passage:
         parts = [squash_space(chunk[0].text)]
-        for prev, unit in zip(chunk, chunk[1:], strict=False):
+        for prev, unit in pairwise(chunk):
             # Keep the source's spacing: sentences written back to back stay so.
             parts.append(" " if unit.start > prev.end else "")
             parts.append(squash_space(unit.text))

@@ -8,19 +8,22 @@ sentence punctuation) or a fragment (a heading, a table cell, a truncated tail).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 # Sentence ends: CJK ends always; ASCII ones only before white space or the end, so that
 # codes such as CBC.0100 and numbers such as 1.5 stay whole.
-_CJK_END = "。!?;"
+_CJK_END = "\u3002\uff01\uff1f\uff1b"  # 。!?;
 _ASCII_END = ".!?;"
-_CLOSERS = "”’」』】)〕》\"')]"
-_OPENERS = {"“": "”", "‘": "’", "「": "」", "『": "』", "【": "】", "(": ")", "《": "》", "(": ")"}
+_CLOSERS = "”’」』】\uff09〕》\"')]"
+_OPENERS = {
+    "“": "”", "‘": "’", "「": "」", "『": "』", "【": "】", "《": "》", "〔": "〕",
+    "\uff08": "\uff09", "(": ")", "[": "]",
+}  # fmt: skip
 # White space next to these joins rather than separates (navigation paths, key: value).
-_JOINERS = set(">/|-:,:,、+")
-_QUESTION = ("?", "?")
+_JOINERS = set(">/|-:,、+\uff1a\uff0c\uff1e")  # and full-width :,>
+_HARD_END = "\u3002\uff01\uff1f!?"  # ends that close any quote a truncated snippet left open
+_QUESTION = ("?", "\uff1f")
 
 
 @dataclass(frozen=True)
@@ -85,7 +88,7 @@ def _spans(text: str, start: int, stop: int) -> Iterator[tuple[int, int]]:
                 if depth and text[i] == depth[-1]:
                     depth.pop()
                 i += 1
-            if ch in "。!?!?" or not depth:
+            if ch in _HARD_END or not depth:
                 depth.clear()  # a sentence end closes whatever a truncated quote left open
                 yield unit_start, i
                 unit_start = None
@@ -105,11 +108,3 @@ def _separates(text: str, left: int, right: int, stop: int) -> bool:
         return False
     # Latin words and codes are separated by spaces inside one unit (``400 CBC.0100``).
     return not (_is_latin(a) and _is_latin(b))
-
-
-_SENTENCE_RE = re.compile(r"[^。!?!?;;]*[。!?!?;;]+[”’」』)]*|[^。!?!?;;]+$")
-
-
-def sentences(text: str) -> list[str]:
-    """Split running text into sentences at CJK sentence punctuation (for comparison only)."""
-    return [s.strip() for s in _SENTENCE_RE.findall(text) if s.strip()]

@@ -18,9 +18,9 @@ _real_connect = socket.socket.connect
 
 def _guarded_connect(self: socket.socket, address: object) -> object:
     host = address[0] if isinstance(address, tuple) else address
-    if isinstance(host, str) and host not in _LOCAL and not host.startswith("127."):
-        if self.family in (socket.AF_INET, socket.AF_INET6):
-            raise RuntimeError(f"test tried to reach the network: {address!r}")
+    remote = isinstance(host, str) and host not in _LOCAL and not host.startswith("127.")
+    if remote and self.family in (socket.AF_INET, socket.AF_INET6):
+        raise RuntimeError(f"test tried to reach the network: {address!r}")
     return _real_connect(self, address)  # type: ignore[arg-type]
 
 

@@ -13,7 +13,9 @@ LOGIN = "使用合作伙伴账号登录华为云。 单击页面右上角账号�
 
 
 def passage(text: str, path: str = "a.txt", start: int = 0, title: str = "") -> Passage:
-    return Passage(content_id(title, text), title, "", text, (Source(path, start, start + len(text)),))
+    return Passage(
+        content_id(title, text), title, "", text, (Source(path, start, start + len(text)),)
+    )
 
 
 def seed_result():  # type: ignore[no-untyped-def]
@@ -48,7 +50,9 @@ def test_seed_registration_snippets_keep_both_heads() -> None:
     assert pair.kind == "trimmed"
     texts = [p.text for p in result.passages]
     assert "验证成功后需在24小时内完成新账号注册。" in texts
-    whole = next(t for t in texts if t.startswith("如果使用了失效的链接进行注册,将不能注册新账号。"))
+    whole = next(
+        t for t in texts if t.startswith("如果使用了失效的链接进行注册,将不能注册新账号。")
+    )
     assert whole.endswith("系统提示您成功入驻华为云合作伙伴体系")
     assert result.near_duplicates == 1
 

@@ -94,3 +94,10 @@ def test_long_articles_are_cut_between_sentences_under_the_bound() -> None:
         assert p.title == "激励发放"
         assert len(p.text) <= 100
         assert p.text.endswith("。")
+
+
+def test_full_width_trailer_and_question_title() -> None:
+    q, colon = "\uff1f", "\uff1a"
+    text = f"MDF核销有效期多长{q} 自活动结束之日起,90天内须提交核销。 父主题{colon} 市场发展基金\n"
+    (passage,) = split_page(text_page(text))
+    assert (passage.title, passage.breadcrumb) == (f"MDF核销有效期多长{q}", "市场发展基金")

@@ -47,3 +47,21 @@ def test_sentence_and_question_kinds() -> None:
     assert first.is_question and first.is_sentence
     assert second.is_sentence and not second.is_question
     assert not third.is_sentence
+
+
+def test_full_width_punctuation_of_real_pages() -> None:
+    # Written with escapes: editors and tools silently fold full-width forms to ASCII.
+    q, bang, semi = "\uff1f", "\uff01", "\uff1b"
+    paren_open, paren_close, colon = "\uff08", "\uff09", "\uff1a"
+    line = (
+        f"MDF核销有效期多长{q} 提交核销{paren_open}含 附件{paren_close}即可{bang} "
+        f"不完整的核销最多保留45天{semi} 父主题{colon} 市场发展基金"
+    )
+    found = units(line)
+    assert [u.text for u in found] == [
+        f"MDF核销有效期多长{q}",
+        f"提交核销{paren_open}含 附件{paren_close}即可{bang}",
+        f"不完整的核销最多保留45天{semi}",
+        f"父主题{colon} 市场发展基金",
+    ]
+    assert found[0].is_question and found[1].is_sentence and found[2].is_sentence
