@@ -147,13 +147,17 @@ class _Near:
         from datasketch import MinHash, MinHashLSH
 
         lsh = MinHashLSH(threshold=0.4, num_perm=self.num_perm)
+        # One set of permutations for all: building them per MinHash dominated the run.
+        permutations = MinHash(num_perm=self.num_perm, hashfunc=_hash, seed=1).permutations
         hashes: dict[int, MinHash] = {}
         for i, passage in enumerate(self.passages):
             key = match_key(passage.text)
             if len(key) < _MIN_SHARED_CHARS:
                 continue
             grams = {key[j : j + _SHINGLE].encode() for j in range(len(key) - _SHINGLE + 1)}
-            mh = MinHash(num_perm=self.num_perm, hashfunc=_hash)
+            mh = MinHash(
+                num_perm=self.num_perm, hashfunc=_hash, permutations=permutations, scheme="affine32"
+            )
             mh.update_batch(list(grams))
             hashes[i] = mh
             lsh.insert(i, mh)

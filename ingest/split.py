@@ -82,24 +82,14 @@ class _Splitter:
     def run(self) -> Iterator[Passage]:
         for block in self.page.blocks:
             text = self.page.block_text(block)
-            if block.kind == "heading" or self._is_heading_line(block, text):
+            line = units(self.page.text, block.start, block.end)
+            if block.kind == "heading" or _is_heading_line(line, text):
                 yield from self._heading(block, text)
             else:
-                yield from self._text_block(block)
+                yield from self._text_block(line)
         yield from self._close_article(parent=None)
 
     # -- blocks -------------------------------------------------------------------------
-
-    def _is_heading_line(self, block: Block, text: str) -> bool:
-        """A short line standing alone, with no sentence punctuation, is a heading."""
-        line_units = units(self.page.text, block.start, block.end)
-        return (
-            len(line_units) == 1
-            and not line_units[0].is_sentence
-            and len(text) <= _TITLE_MAX
-            and not _NOT_IN_TITLE.search(text)
-            and not _TRAILER.match(text)
-        )
 
     def _heading(self, block: Block, text: str) -> Iterator[Passage]:
         if is_section_label(text):
@@ -116,8 +106,7 @@ class _Splitter:
         self.headings.append((level, squash_space(text)))
         self.article = _Article(title=squash_space(text))
 
-    def _text_block(self, block: Block) -> Iterator[Passage]:
-        line = units(self.page.text, block.start, block.end)
+    def _text_block(self, line: Sequence[Unit]) -> Iterator[Passage]:
         if self.article.inline or (
             not self.article.title and self.article.groups and not self._continues(line)
         ):
@@ -206,6 +195,17 @@ class _Splitter:
         text = "".join(parts)
         source = Source(self.page.path, chunk[0].start, chunk[-1].end, self.page.url)
         return Passage(id="", title=title, breadcrumb="", text=text, sources=(source,))
+
+
+def _is_heading_line(line: Sequence[Unit], text: str) -> bool:
+    """A short line standing alone, with no sentence punctuation, is a heading."""
+    return (
+        len(line) == 1
+        and not line[0].is_sentence
+        and len(text) <= _TITLE_MAX
+        and not _NOT_IN_TITLE.search(text)
+        and not _TRAILER.match(text)
+    )
 
 
 def _pack(groups: Sequence[Sequence[Unit]], max_chars: int) -> Iterator[list[Unit]]:

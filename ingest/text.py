@@ -7,6 +7,7 @@ import re
 import unicodedata
 
 _SPACE = re.compile(r"\s+")
+_NOT_LETTER_OR_DIGIT = re.compile(r"[\W_]+")
 
 
 def nfkc(text: str) -> str:
@@ -25,8 +26,7 @@ def match_key(text: str) -> str:
     This is the normalization of the FAQ format (eval/faq), so punctuation, spaces and
     full/half-width differences never decide whether two texts are the same.
     """
-    folded = nfkc(text).lower()
-    return "".join(ch for ch in folded if ch.isalnum())
+    return _NOT_LETTER_OR_DIGIT.sub("", nfkc(text).lower())
 
 
 def content_id(*parts: str) -> str:

@@ -8,6 +8,7 @@ sentence punctuation) or a fragment (a heading, a table cell, a truncated tail).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -24,6 +25,11 @@ _OPENERS = {
 _JOINERS = set(">/|-:,、+\uff1a\uff0c\uff1e")  # and full-width :,>
 _HARD_END = "\u3002\uff01\uff1f!?"  # ends that close any quote a truncated snippet left open
 _QUESTION = ("?", "\uff1f")
+
+
+_EVENTS = re.compile(
+    r"\s+|[" + re.escape(_CJK_END + _ASCII_END + _CLOSERS + "".join(_OPENERS) + '"') + "]"
+)
 
 
 @dataclass(frozen=True)
@@ -61,28 +67,32 @@ def units(text: str, start: int = 0, end: int | None = None) -> list[Unit]:
 
 def _spans(text: str, start: int, stop: int) -> Iterator[tuple[int, int]]:
     depth: list[str] = []  # closing characters we are waiting for (quotes, brackets)
-    i = start
     unit_start: int | None = None
-    while i < stop:
-        ch = text[i]
+    i = start  # everything before i has been accounted for
+    # Only white space, brackets, quotes and sentence ends matter; the regex skips the rest.
+    for event in _EVENTS.finditer(text, start, stop):
+        j = event.start()
+        if j < i:
+            continue  # a closer already consumed after a sentence end
+        if unit_start is None and j > i:
+            unit_start = i
+        ch = text[j]
         if ch.isspace():
-            j = i
-            while j < stop and text[j].isspace():
-                j += 1
-            if unit_start is not None and not depth and _separates(text, i - 1, j, stop):
-                yield unit_start, i
+            k = event.end()
+            if unit_start is not None and not depth and _separates(text, j - 1, k, stop):
+                yield unit_start, j
                 unit_start = None
-            i = j
+            i = k
             continue
         if unit_start is None:
-            unit_start = i
+            unit_start = j
         if depth and ch == depth[-1]:
             depth.pop()
         elif ch in _OPENERS:
             depth.append(_OPENERS[ch])
         elif ch == '"':
             depth.append('"')
-        i += 1
+        i = j + 1
         if ch in _CJK_END or (ch in _ASCII_END and (i >= stop or text[i].isspace())):
             while i < stop and text[i] in _CLOSERS:
                 if depth and text[i] == depth[-1]:
@@ -92,11 +102,14 @@ def _spans(text: str, start: int, stop: int) -> Iterator[tuple[int, int]]:
                 depth.clear()  # a sentence end closes whatever a truncated quote left open
                 yield unit_start, i
                 unit_start = None
+    if unit_start is None and i < stop:
+        unit_start = i
     if unit_start is not None:
         end = stop
         while end > unit_start and text[end - 1].isspace():
             end -= 1
-        yield unit_start, end
+        if end > unit_start:
+            yield unit_start, end
 
 
 def _separates(text: str, left: int, right: int, stop: int) -> bool:

@@ -1,0 +1,1 @@
+"""Benchmarks (not tests): each bench_*.py prints figures and writes bench/results/*.json."""
