@@ -14,6 +14,7 @@ One tokenizer serves indexing and queries alike, so both sides segment the same 
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import tempfile
@@ -167,10 +168,11 @@ class Tokenizer:
     def _load(self) -> jieba.Tokenizer:
         import jieba
 
-        jieba.setLogLevel(logging.WARNING)
         seg = jieba.Tokenizer()
-        seg.tmp_dir = tempfile.gettempdir()  # the cache must land somewhere writable
-        seg.initialize()
+        # Loading jieba's dictionary costs ~1 s; do it once per process and give each
+        # tokenizer its own copy of the word frequencies (terms are added per lexicon).
+        base = _base_dictionary()
+        seg.FREQ, seg.total, seg.initialized = dict(base.FREQ), base.total, True
         # Latin runs stay whole in jieba without help: only Han-bearing terms need adding.
         han_terms = sorted(t for t in self._terms if _HAN.search(t))
         for term in han_terms:
@@ -185,6 +187,18 @@ class Tokenizer:
                 seg.FREQ[term] = freq
                 self._parts[term] = parts
         return seg
+
+
+@functools.cache
+def _base_dictionary() -> jieba.Tokenizer:
+    """Return jieba's default dictionary, loaded once per process."""
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    base = jieba.Tokenizer()
+    base.tmp_dir = tempfile.gettempdir()  # the cache must land somewhere writable
+    base.initialize()
+    return base
 
 
 def _code_tokens(code: str) -> list[str]:
