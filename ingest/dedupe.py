@@ -36,6 +36,7 @@ NearKind = Literal["merged", "trimmed", "variant"]
 _SHINGLE = 3
 _MIN_SHARED_CHARS = 20
 _TRUNCATED_MIN = 4  # a cut-off first/last sentence matches a longer one from this length on
+COMMON_DF = 3  # a sentence standing in this many passages is boilerplate (navigation steps)
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,7 @@ class DedupeResult:
     passages: tuple[Passage, ...]
     exact_duplicates: int
     near_pairs: tuple[NearPair, ...]
+    common_units: frozenset[str] = frozenset()  # match keys of sentences in many passages
 
     @property
     def near_duplicates(self) -> int:
@@ -70,8 +72,9 @@ def dedupe(
 ) -> DedupeResult:
     """Merge exact and near duplicates; page_texts (path -> text) locates trimmed spans."""
     unique, exact = merge_exact(passages)
-    kept, pairs = _Near(unique, page_texts, threshold, num_perm).run()
-    return DedupeResult(tuple(kept), exact, tuple(pairs))
+    near = _Near(unique, page_texts, threshold, num_perm)
+    kept, pairs = near.run()
+    return DedupeResult(tuple(kept), exact, tuple(pairs), near.common_units())
 
 
 def merge_exact(passages: Sequence[Passage]) -> tuple[list[Passage], int]:
@@ -117,7 +120,12 @@ class _Near:
         for ks in self.keys:
             df.update(set(ks))
         n = len(passages)
+        self.df = df
         self.idf = {k: math.log((n + 1) / (c + 1)) + 1 for k, c in df.items()}
+
+    def common_units(self) -> frozenset[str]:
+        """Return the match keys of sentences standing in COMMON_DF passages or more."""
+        return frozenset(k for k, c in self.df.items() if c >= COMMON_DF and k)
 
     def run(self) -> tuple[list[Passage], list[NearPair]]:
         candidates = self._candidates()

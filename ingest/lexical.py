@@ -37,6 +37,8 @@ _SCHEMA = (
     f"CREATE VIRTUAL TABLE IF NOT EXISTS {FTS_TABLE} USING fts5("
     f' title, breadcrumb, body, tokenize="{FTS_TOKENIZE}")',
     "CREATE TABLE IF NOT EXISTS lexicon (term TEXT PRIMARY KEY, origin TEXT NOT NULL)",
+    # The index's vocabulary, to tell words the pages never use (a sign of a foreign topic).
+    f"CREATE VIRTUAL TABLE IF NOT EXISTS lexical_vocab USING fts5vocab({FTS_TABLE}, 'row')",
 )
 
 
@@ -79,6 +81,11 @@ class LexicalIndex:
         self._conn = conn
         self._tokenizer = tokenizer
         create_tables(conn)
+
+    @property
+    def tokenizer(self) -> Tokenizer:
+        """The tokenizer that segments both the passages and the queries."""
+        return self._tokenizer
 
     def upsert(self, passages: Iterable[Passage]) -> None:
         """Index title, breadcrumb and text of each passage, replacing a passage of the same id."""
@@ -131,6 +138,15 @@ class LexicalIndex:
         ).fetchall()
         # bm25() is lower-is-better (negative); flip it so a higher score is a better hit.
         return [(passage_id, -s) for passage_id, s in rows]
+
+    def known(self, tokens: Iterable[str]) -> set[str]:
+        """Return the tokens that occur somewhere in the indexed passages."""
+        wanted = sorted(set(tokens))
+        if not wanted:
+            return set()
+        marks = ",".join("?" * len(wanted))
+        rows = self._conn.execute(f"SELECT term FROM lexical_vocab WHERE term IN ({marks})", wanted)
+        return {term for (term,) in rows}
 
     def count(self) -> int:
         """Return how many passages are indexed."""

@@ -4,22 +4,21 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from ingest.clean import clean_pages
 from ingest.dedupe import DedupeResult, NearPair, dedupe
+from ingest.embed import Embedder, get_embedder
 from ingest.errors import CorpusError
+from ingest.index import Indexer, Progress
 from ingest.load import load_corpus
 from ingest.records import Page, Passage, Skipped
 from ingest.settings import Settings
 from ingest.split import SplitOptions, split_page
 from ingest.store import Diff, Store
-
-# Called as progress(stage, done, total) while a run goes on.
-Progress = Callable[[str, int, int], None]
 
 
 @dataclass(frozen=True)
@@ -39,6 +38,10 @@ class IngestReport:
     removed: int = 0
     updated: int = 0
     unchanged: bool = False
+    embedded: int = 0
+    vectors_added: int = 0
+    vectors_removed: int = 0
+    embed_model: str = ""
     diff: Diff = field(default=Diff((), (), ()), repr=False, compare=False)
     near_pairs: tuple[NearPair, ...] = field(default=(), repr=False, compare=False)
 
@@ -52,7 +55,7 @@ class IngestReport:
 
 
 # Bump when clean/split/dedupe change what they produce, so stored passages are rebuilt.
-PIPELINE_VERSION = "1"
+PIPELINE_VERSION = "2"
 
 
 def _display_path(path: Path) -> Path:
@@ -84,8 +87,12 @@ def run_ingest(
     paths: Sequence[Path],
     settings: Settings,
     progress: Progress | None = None,
+    embedder: Embedder | None = None,
 ) -> IngestReport:
-    """Ingest the files under paths into the store; pages stored from elsewhere stay."""
+    """Ingest the files under paths into the store and both indexes.
+
+    Pages stored from other paths stay; a page under paths that is gone is removed.
+    """
     started_at = datetime.now(UTC)
     t0 = time.perf_counter()
     tick = progress or (lambda stage, done, total: None)
@@ -97,22 +104,37 @@ def run_ingest(
     tick("load", len(loaded.pages), len(loaded.pages))
 
     store = Store.open(settings.db_path)
+    indexer = Indexer(store, settings, embedder or get_embedder(settings))
     try:
         stored = store.pages()
         pages = loaded.pages + tuple(p for p in stored if not _in_scope(p.path, roots))
         fingerprint = pipeline_fingerprint(settings)
         unchanged = (
             store.last_run() is not None
+            and not indexer.model_changed
             and store.get_meta("pipeline") == fingerprint
             and store.page_shas() == {p.path: p.sha for p in pages}
         )
         if unchanged:
-            return _unchanged_report(store, len(pages), loaded.skipped, time.perf_counter() - t0)
+            # Still finish what a killed run may have left: vectors added or removed late.
+            embedded, added, removed = indexer.repair()
+            report = _unchanged_report(store, len(pages), loaded.skipped, time.perf_counter() - t0)
+            return replace(
+                report,
+                embedded=embedded,
+                vectors_added=added,
+                vectors_removed=removed,
+                embed_model=indexer.embedder.model_id,
+            )
         passages_in, result, dropped = _process(pages, settings, tick)
+        embedded, added = indexer.add_vectors(result.passages, tick)
         with store.transaction():
             store.write_pages(pages)
             store.set_meta("pipeline", fingerprint)
             diff = store.write_passages(result.passages)
+            store.write_common_units(result.common_units)
+            indexer.update_lexical(result.passages, diff)
+            indexer.record_model()
             report = IngestReport(
                 pages=len(pages),
                 passages_in=len(passages_in),
@@ -126,13 +148,19 @@ def run_ingest(
                 added=len(diff.added),
                 removed=len(diff.removed),
                 updated=len(diff.updated),
+                embedded=embedded,
+                vectors_added=added,
+                embed_model=indexer.embedder.model_id,
                 diff=diff,
                 near_pairs=result.near_pairs,
             )
             store.record_run(started_at, report.to_json())
+        removed = indexer.remove_stale_vectors()
+        indexer.drop_other_model()
         tick("store", 1, 1)
-        return report
+        return replace(report, vectors_removed=removed)
     finally:
+        indexer.close()
         store.close()
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -46,6 +46,31 @@ class Settings(BaseSettings):
     chroma_url: str | None = Field(
         None, description="A Chroma server (http://host:port); unset = a local store in data_dir."
     )
+
+    # retrieval
+    retrieve_candidates: int = Field(
+        50, ge=1, le=1000, description="Candidates taken from each retriever before fusion."
+    )
+    rrf_k: int = Field(60, ge=1, description="Reciprocal-rank fusion constant.")
+
+    # answers and refusals (calibrated on the dev set's out-of-scope questions)
+    refuse_min_similarity: float = Field(
+        0.77, description="Refuse below this cosine of the question and the best sentence."
+    )
+    refuse_unknown_share: float = Field(
+        0.55,
+        description="Refuse a Chinese question when this share of its words is not in "
+        "the pages ...",
+    )
+    refuse_sure_similarity: float = Field(
+        0.90, description="... unless a sentence is at least this similar to it."
+    )
+    history_turns: int = Field(10, ge=0, description="Earlier turns kept for follow-ups.")
+    # optional LLM answerer (LangChain init_chat_model)
+    llm: str | None = Field(None, description='"provider:model", e.g. "openai:deepseek-chat".')
+    llm_base_url: str | None = Field(None, description="OpenAI-compatible endpoint of the LLM.")
+    llm_api_key: SecretStr | None = Field(None, description="API key of the LLM endpoint.")
+    llm_timeout: float = Field(30.0, gt=0, description="Seconds before an LLM call gives up.")
 
     @property
     def db_path(self) -> Path:

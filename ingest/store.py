@@ -36,6 +36,7 @@ CREATE TABLE IF NOT EXISTS provenance (
     PRIMARY KEY (passage_id, ord)
 );
 CREATE INDEX IF NOT EXISTS provenance_path ON provenance(path);
+CREATE TABLE IF NOT EXISTS common_units (key TEXT PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS runs (
     id INTEGER PRIMARY KEY AUTOINCREMENT, started TEXT NOT NULL, finished TEXT NOT NULL,
     report TEXT NOT NULL
@@ -64,6 +65,8 @@ def connect(db_path: Path) -> sqlite3.Connection:
         conn = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA foreign_keys = ON")
         conn.execute("PRAGMA journal_mode = WAL")
+        # In WAL mode NORMAL never corrupts the file; a power cut may lose the last commit only.
+        conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA busy_timeout = 10000")
         conn.executescript(_SCHEMA)
         conn.execute(
@@ -182,6 +185,31 @@ class Store:
             if wanted is None or pid in wanted
         ]
 
+    def passage_ids(self) -> set[str]:
+        """Return the ids of every stored passage."""
+        return {row[0] for row in self.conn.execute("SELECT id FROM passages")}
+
+    def get_passages(self, ids: Sequence[str]) -> list[Passage]:
+        """Return the stored passages with these ids in the order given (unknown ids left out)."""
+        if not ids:
+            return []
+        marks = ",".join("?" * len(ids))
+        sources: dict[str, list[Source]] = {}
+        for pid, path, url, start, end in self.conn.execute(
+            f'SELECT passage_id, path, url, start, "end" FROM provenance'
+            f" WHERE passage_id IN ({marks}) ORDER BY passage_id, ord",
+            tuple(ids),
+        ):
+            sources.setdefault(pid, []).append(Source(path, start, end, url))
+        rows = {
+            pid: Passage(pid, title, breadcrumb, text, tuple(sources.get(pid, ())))
+            for pid, title, breadcrumb, text in self.conn.execute(
+                f"SELECT id, title, breadcrumb, text FROM passages WHERE id IN ({marks})",
+                tuple(ids),
+            )
+        }
+        return [rows[i] for i in ids if i in rows]
+
     def passage_count(self) -> int:
         """Return how many passages are stored."""
         return int(self.conn.execute("SELECT COUNT(*) FROM passages").fetchone()[0])
@@ -213,6 +241,15 @@ class Store:
             "INSERT INTO provenance VALUES (?, ?, ?, ?, ?, ?)",
             [(passage.id, i, s.path, s.url, s.start, s.end) for i, s in enumerate(passage.sources)],
         )
+
+    def write_common_units(self, keys: frozenset[str]) -> None:
+        """Replace the set of boilerplate sentences (match keys) found by dedupe."""
+        self.conn.execute("DELETE FROM common_units")
+        self.conn.executemany("INSERT INTO common_units VALUES (?)", [(k,) for k in sorted(keys)])
+
+    def common_units(self) -> frozenset[str]:
+        """Return the match keys of sentences that stand in many passages."""
+        return frozenset(k for (k,) in self.conn.execute("SELECT key FROM common_units"))
 
     # -- runs ------------------------------------------------------------------------
 

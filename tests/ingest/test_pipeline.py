@@ -16,6 +16,7 @@ from ingest.errors import CorpusError
 from ingest.pipeline import run_ingest
 from ingest.settings import Settings
 from ingest.store import Store
+from tests.fakes import HashEmbedder
 
 ROOT = Path(__file__).parents[2]
 SEED = ROOT / "corpus" / "000_703c6e61c96b5cdc.txt"
@@ -54,7 +55,7 @@ def test_seed_golden(tmp_path: Path, settings: Settings) -> None:
     corpus = tmp_path / "seed"
     corpus.mkdir()
     shutil.copy(SEED, corpus / SEED.name)
-    report = run_ingest([corpus], settings)
+    report = run_ingest([corpus], settings, embedder=HashEmbedder())
     assert (report.pages, report.passages_in, report.passages_out) == (1, 22, 18)
     assert (report.exact_duplicates, report.near_duplicates, report.boilerplate_lines) == (4, 1, 2)
     assert report.skipped == ()
@@ -91,18 +92,18 @@ def test_seed_golden(tmp_path: Path, settings: Settings) -> None:
 
 
 def test_rerun_on_unchanged_input_changes_nothing(settings: Settings, corpus: Path) -> None:
-    first = run_ingest([corpus], settings)
+    first = run_ingest([corpus], settings, embedder=HashEmbedder())
     before = stored(settings)
-    again = run_ingest([corpus], settings)
+    again = run_ingest([corpus], settings, embedder=HashEmbedder())
     assert again.unchanged and (again.added, again.removed, again.updated) == (0, 0, 0)
     assert again.passages_out == first.passages_out == 2
     assert stored(settings) == before
 
 
 def test_a_changed_file_updates_only_its_passages(settings: Settings, corpus: Path) -> None:
-    run_ingest([corpus], settings)
+    run_ingest([corpus], settings, embedder=HashEmbedder())
     (corpus / "mdf.txt").write_text(MDF.replace("45天", "60天"), encoding="utf-8")
-    report = run_ingest([corpus], settings)
+    report = run_ingest([corpus], settings, embedder=HashEmbedder())
     assert (report.added, report.removed, report.updated) == (1, 1, 0)
     texts = [t for _, _, t in stored(settings)]
     assert any("最多保留60天" in t for t in texts)
@@ -110,9 +111,9 @@ def test_a_changed_file_updates_only_its_passages(settings: Settings, corpus: Pa
 
 
 def test_a_removed_file_takes_its_passages_with_it(settings: Settings, corpus: Path) -> None:
-    run_ingest([corpus], settings)
+    run_ingest([corpus], settings, embedder=HashEmbedder())
     (corpus / "mdf.txt").unlink()
-    report = run_ingest([corpus], settings)
+    report = run_ingest([corpus], settings, embedder=HashEmbedder())
     assert (report.added, report.removed, report.passages_out) == (0, 1, 1)
     assert [title for title, _, _ in stored(settings)] == ["为激励开票"]
 
@@ -120,12 +121,12 @@ def test_a_removed_file_takes_its_passages_with_it(settings: Settings, corpus: P
 def test_ingesting_one_file_keeps_the_pages_ingested_from_elsewhere(
     settings: Settings, corpus: Path, tmp_path: Path
 ) -> None:
-    run_ingest([corpus], settings)
+    run_ingest([corpus], settings, embedder=HashEmbedder())
     extra = tmp_path / "extra.md"
     extra.write_text(
         "# 搜索线索\n单击“高级搜索”,伙伴可以根据华为云账号、公司名称查询线索。\n", encoding="utf-8"
     )
-    report = run_ingest([extra], settings)
+    report = run_ingest([extra], settings, embedder=HashEmbedder())
     assert report.pages == 3 and report.added == 1 and report.removed == 0
     assert sorted(t for t, _, _ in stored(settings)) == [
         "MDF核销有效期多长?",
@@ -139,7 +140,7 @@ def test_bad_files_are_reported_and_skipped_while_the_rest_ingests(
 ) -> None:
     (corpus / "empty.txt").write_bytes(b"")
     (corpus / "blob.txt").write_bytes(b"\x00\x01\x02binary\x00" * 20)
-    report = run_ingest([corpus], settings)
+    report = run_ingest([corpus], settings, embedder=HashEmbedder())
     assert report.pages == 2 and report.passages_out == 2
     assert sorted(s.path.rsplit("/", 1)[-1] for s in report.skipped) == ["blob.txt", "empty.txt"]
     assert all(s.reason for s in report.skipped)
@@ -148,17 +149,17 @@ def test_bad_files_are_reported_and_skipped_while_the_rest_ingests(
 def test_nothing_readable_is_an_error_and_keeps_the_old_store(
     settings: Settings, corpus: Path, tmp_path: Path
 ) -> None:
-    run_ingest([corpus], settings)
+    run_ingest([corpus], settings, embedder=HashEmbedder())
     empty = tmp_path / "nothing"
     empty.mkdir()
     (empty / "empty.txt").write_bytes(b"")
     with pytest.raises(CorpusError, match="nothing to ingest"):
-        run_ingest([empty], settings)
+        run_ingest([empty], settings, embedder=HashEmbedder())
     assert len(stored(settings)) == 2
 
 
 def test_report_json_has_the_documented_keys(settings: Settings, corpus: Path) -> None:
-    data = run_ingest([corpus], settings).to_json()
+    data = run_ingest([corpus], settings, embedder=HashEmbedder()).to_json()
     assert {
         "pages",
         "passages_in",
@@ -172,7 +173,7 @@ def test_report_json_has_the_documented_keys(settings: Settings, corpus: Path) -
 
 
 def test_a_killed_ingest_leaves_the_previous_store_intact(settings: Settings, corpus: Path) -> None:
-    run_ingest([corpus], settings)
+    run_ingest([corpus], settings, embedder=HashEmbedder())
     before = stored(settings)
     # A real process writes a different corpus inside the run's transaction and is killed
     # with SIGKILL before it commits.
@@ -194,5 +195,5 @@ def test_a_killed_ingest_leaves_the_previous_store_intact(settings: Settings, co
     conn = sqlite3.connect(settings.db_path)
     assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     conn.close()
-    report = run_ingest([corpus], settings)  # and the next run works normally
-    assert report.unchanged
+    # and the next run works normally
+    assert run_ingest([corpus], settings, embedder=HashEmbedder()).unchanged
