@@ -14,6 +14,10 @@ COMMANDS = {
     "ingest": "ingest.cli:ingest",
     "passages": "ingest.cli:passages",
     "run": "ingest.cli:run",
+    "search": "bot.commands:search",
+    "ask": "bot.commands:ask",
+    "chat": "bot.commands:chat",
+    "eval": "eval.cli:eval_command",
 }
 
 
