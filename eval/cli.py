@@ -48,13 +48,13 @@ def eval_command(faq: Path, retrieval_only: bool, as_json: bool) -> None:
     click.echo(
         f"{'retriever':<9} {'group':<7} {'cases':>5} {'hit@1':>6} {'hit@5':>6} {'MRR@10':>7}"
     )
-    for mode, rows in table.items():
+    for retriever_name, rows in table.items():
         for name, row in rows.items():
             if name == "misses" or not isinstance(row, dict):
                 continue
             fmt = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
             click.echo(
-                f"{mode:<9} {name:<7} {row['cases']:>5} {fmt(row['hit1']):>6} "
+                f"{retriever_name:<9} {name:<7} {row['cases']:>5} {fmt(row['hit1']):>6} "
                 f"{fmt(row['hit5']):>6} {fmt(row['mrr10']):>7}"
             )
-        click.echo(f"{mode:<9} not first: {', '.join(rows['misses']) or '-'}")  # type: ignore[arg-type]
+        click.echo(f"{retriever_name:<9} not first: {', '.join(rows['misses']) or '-'}")  # type: ignore[arg-type]

@@ -43,3 +43,28 @@ def test_search_text_output(env: Settings) -> None:
     out = CliRunner().invoke(cli, ["search", "敏感关系申报", "-k", "1"]).output
     assert out.startswith("# 敏感关系申报\n1. [")
     assert "伙伴计划相关操作 > 敏感关系申报" in out
+
+
+def test_ask_json_has_the_documented_shape(env: Settings) -> None:
+    result = CliRunner().invoke(cli, ["ask", "激励开票可以开哪些发票?", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert {"answer", "refused", "citations", "hits", "query"} <= set(data)
+    assert data["refused"] is False and data["query"] == "激励开票可以开哪些发票?"
+    citation = data["citations"][0]
+    assert {"n", "passage_id", "quote", "text", "title", "source"} <= set(citation)
+    assert citation["quote"] in citation["text"] and citation["n"] == 1
+    assert set(data["hits"][0]) >= {"passage_id", "score", "text"}
+
+
+def test_ask_reads_questions_from_stdin(env: Settings) -> None:
+    stdin = "MDF核销有效期多长?\n云服务器怎么扩容磁盘?\n"
+    result = CliRunner().invoke(cli, ["ask", "-", "--json"], input=stdin)
+    rows = [json.loads(line) for line in result.output.splitlines()]
+    assert [r["refused"] for r in rows] == [False, True]
+
+
+def test_chat_keeps_the_history(env: Settings) -> None:
+    result = CliRunner().invoke(cli, ["chat"], input="MDF核销有效期多长?\n那不完整的呢?\n\n")
+    assert result.exit_code == 0, result.output
+    assert "45天" in result.output.split("you> ")[2]
