@@ -58,19 +58,26 @@ class Assistant:
         retriever = HybridRetriever.open(settings, embedder)
         assert retriever.embedder is not None
         cache = EmbeddingCache(retriever.store.conn)
-        model = retriever.embedder
+        embed_model = retriever.embedder
         extractive = ExtractiveAnswerer(
             retriever.tokenizer,
-            lambda texts: cache.embed(model, texts),
+            lambda texts: cache.embed(embed_model, texts),
             retriever.query_vector,
             retriever.store.common_units(),
         )
-        answerer: Answerer = extractive
-        rewriter: Rewriter = rewrite
-        if settings.llm:
-            from bot.llm import build_llm_answerer
+        if not settings.llm:
+            return cls(retriever, extractive, settings, extractive, rewrite)
+        from bot.llm import LLMAnswerer, LLMRewriter, make_chat_model
 
-            answerer, rewriter = build_llm_answerer(settings, extractive, rewrite)
+        chat_model = make_chat_model(
+            settings.llm,
+            base_url=settings.llm_base_url,
+            api_key=settings.llm_api_key,
+            timeout=settings.llm_timeout,
+            max_retries=settings.llm_max_retries,
+        )
+        answerer = LLMAnswerer(chat_model, extractive, max_passages=settings.llm_max_passages)
+        rewriter = LLMRewriter(chat_model, rewrite).rewrite
         return cls(retriever, extractive, settings, answerer, rewriter)
 
     def assess(self, query: str, hits: Sequence[Hit]) -> Assessment:

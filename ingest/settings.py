@@ -52,6 +52,14 @@ class Settings(BaseSettings):
         50, ge=1, le=1000, description="Candidates taken from each retriever before fusion."
     )
     rrf_k: int = Field(60, ge=1, description="Reciprocal-rank fusion constant.")
+    rerank_model: str | None = Field(
+        None,
+        description="A sentence-transformers CrossEncoder id or local path that re-scores the "
+        "fused hits; unset = no reranking (none is available offline here).",
+    )
+    rerank_candidates: int = Field(
+        20, ge=1, le=200, description="Fused hits the reranker re-scores (the top ones)."
+    )
 
     # answers and refusals (calibrated on the dev set's out-of-scope questions)
     refuse_min_similarity: float = Field(
@@ -71,6 +79,8 @@ class Settings(BaseSettings):
     llm_base_url: str | None = Field(None, description="OpenAI-compatible endpoint of the LLM.")
     llm_api_key: SecretStr | None = Field(None, description="API key of the LLM endpoint.")
     llm_timeout: float = Field(30.0, gt=0, description="Seconds before an LLM call gives up.")
+    llm_max_retries: int = Field(1, ge=0, description="Retries of a failed LLM call.")
+    llm_max_passages: int = Field(5, ge=1, description="Passages listed in the LLM's prompt.")
 
     @property
     def db_path(self) -> Path:
