@@ -85,10 +85,19 @@ class ExtractiveAnswerer:
         self.common_units = common_units
         self.options = options or AnswerOptions()
 
-    def candidates(self, query: str, hits: Sequence[Hit]) -> list[Candidate]:
-        """Score every clause of the top passages against the query, best first."""
+    def candidates(
+        self, query: str, hits: Sequence[Hit], question: str | None = None
+    ) -> list[Candidate]:
+        """Score every clause of the top passages against the query, best first.
+
+        When the query is a rewritten follow-up, the words of the question as asked count
+        double: they say what the partner wants to know now, the rest is the topic.
+        """
         top = list(hits[: self.options.passages])
-        weights = {t: len(t) for t in set(self.tokenizer.tokenize(query))}
+        asked = set(self.tokenizer.tokenize(question)) if question and question != query else set()
+        weights = {
+            t: len(t) * (2 if t in asked else 1) for t in set(self.tokenizer.tokenize(query))
+        }
         total = sum(weights.values())
         texts = [seg for h in top for seg in passage_segments(h.passage)]
         sims = self.sentence_vectors(texts) @ self.query_vector(query) if texts else np.empty(0)
@@ -113,7 +122,7 @@ class ExtractiveAnswerer:
 
     def answer(self, question: str, query: str, hits: Sequence[Hit]) -> Answer:
         """Return the cited extractive answer (refusal is decided before, by the caller)."""
-        ranked = self.candidates(query, hits)
+        ranked = self.candidates(query, hits, question)
         if not ranked:
             return refusal(query, hits, "no sentence to quote")
         best = ranked[0]
