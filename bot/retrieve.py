@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal, Protocol
 
 import numpy as np
 
+from bot.rerank import Reranker, get_reranker, rerank_text
 from ingest.dense import DenseIndex
 from ingest.embed import Embedder, get_embedder
 from ingest.errors import ConfigError
@@ -41,6 +42,7 @@ class Hit:
     dense_rank: int | None = None
     lexical_score: float | None = None
     dense_score: float | None = None  # cosine similarity of query and passage
+    rerank_score: float | None = None  # the reranker's score, when one re-ordered the hits
 
     @property
     def ranks(self) -> dict[str, int | None]:
@@ -82,6 +84,8 @@ class HybridRetriever:
         mode: Mode = "hybrid",
         candidates: int = 50,
         rrf_k: int = 60,
+        reranker: Reranker | None = None,
+        rerank_candidates: int = 20,
     ) -> None:
         if mode not in MODES:
             raise ConfigError(f"unknown retrieval mode {mode!r}: use one of {', '.join(MODES)}")
@@ -94,6 +98,8 @@ class HybridRetriever:
         self.mode = mode
         self.candidates = candidates
         self.rrf_k = rrf_k
+        self.reranker = reranker
+        self.rerank_candidates = rerank_candidates
         self._query_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
 
     @property
@@ -128,6 +134,8 @@ class HybridRetriever:
                 mode=mode,
                 candidates=settings.retrieve_candidates,
                 rrf_k=settings.rrf_k,
+                reranker=get_reranker(settings),
+                rerank_candidates=settings.rerank_candidates,
             )
         embedder = embedder or get_embedder(settings)
         indexed_with = store.get_meta(EMBED_MODEL_KEY)
@@ -145,6 +153,8 @@ class HybridRetriever:
             mode=mode,
             candidates=settings.retrieve_candidates,
             rrf_k=settings.rrf_k,
+            reranker=get_reranker(settings),
+            rerank_candidates=settings.rerank_candidates,
         )
 
     def lexical_search(self, query: str, k: int) -> list[tuple[str, float]]:
@@ -169,6 +179,21 @@ class HybridRetriever:
         """Return up to k hits for the query, best first."""
         if not query.strip() or k <= 0:
             return []
+        hits = self.fused_search(query, max(k, self.rerank_candidates) if self.reranker else k)
+        return self.rerank(query, hits)[:k] if self.reranker else hits
+
+    def rerank(self, query: str, hits: list[Hit]) -> list[Hit]:
+        """Re-order the top rerank_candidates hits by the reranker's score (ties keep order)."""
+        assert self.reranker is not None
+        top, rest = hits[: self.rerank_candidates], hits[self.rerank_candidates :]
+        scores = self.reranker.rerank(query, [rerank_text(h.passage) for h in top])
+        if len(scores) != len(top):
+            raise ValueError(f"the reranker returned {len(scores)} scores for {len(top)} passages")
+        order = sorted(range(len(top)), key=lambda i: -scores[i])
+        return [replace(top[i], rerank_score=scores[i]) for i in order] + rest
+
+    def fused_search(self, query: str, k: int) -> list[Hit]:
+        """Return up to k hits for the query in fused order."""
         n = max(k, self.candidates)
         lexical = self.lexical_search(query, n) if self.mode != "dense" else []
         dense = self.dense_search(query, n) if self.mode != "lexical" else []
