@@ -62,7 +62,7 @@ class AnswerOptions:
     sentences: int = 3  # sentences in a factual answer
     chars: int = 160  # characters of quoted text in a factual answer
     steps: int = 8  # steps in a procedure answer
-    keep_ratio: float = 0.8  # further sentences must score this share of the best
+    keep_ratio: float = 0.7  # further sentences must score this share of the best
     other_passage_ratio: float = 0.95  # ... and sentences of another passage this share
 
 
