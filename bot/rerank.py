@@ -10,8 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ingest.embed import check_device, quiet_transformers
-from ingest.errors import ConfigError
+from ingest.embed import load_st_model
 
 if TYPE_CHECKING:
     from ingest.records import Passage
@@ -33,19 +32,8 @@ def rerank_text(passage: Passage) -> str:
 
 def load_cross_encoder(name: str, device: str) -> Any:
     """Load a CrossEncoder from a local path or hub id, or raise ConfigError."""
-    device = check_device(device)
-    from sentence_transformers import CrossEncoder
-
-    quiet_transformers()
-    try:
-        return CrossEncoder(name, device=device)
-    except (OSError, ValueError, RuntimeError) as exc:
-        raise ConfigError(
-            f"reranker model {name!r} could not be loaded: it must be a cross-encoder on disk "
-            f"or an id that can be downloaded from the Hugging Face hub (no download is "
-            f"possible offline, HF_HUB_OFFLINE=1); unset HELPDESK_RERANK_MODEL to search "
-            f"without reranking. Cause: {exc}"
-        ) from exc
+    hint = " Unset HELPDESK_RERANK_MODEL to search without reranking."
+    return load_st_model("CrossEncoder", name, device, hint)
 
 
 class CrossEncoderReranker:

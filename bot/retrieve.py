@@ -125,31 +125,21 @@ class HybridRetriever:
         """Open the indexes in the data directory (raises IndexMissingError before ingest)."""
         store = Store.open_existing(settings.db_path)
         lexical = LexicalIndex(store.conn, Tokenizer(load_terms(store.conn)))
-        if mode == "lexical":
-            return cls(
-                store,
-                lexical,
-                None,
-                None,
-                mode=mode,
-                candidates=settings.retrieve_candidates,
-                rrf_k=settings.rrf_k,
-                reranker=get_reranker(settings),
-                rerank_candidates=settings.rerank_candidates,
-            )
-        embedder = embedder or get_embedder(settings)
-        indexed_with = store.get_meta(EMBED_MODEL_KEY)
-        if indexed_with and indexed_with != embedder.model_id:
-            raise ConfigError(
-                f"the index was built with the embedding model {indexed_with!r} but the settings "
-                f"ask for {embedder.model_id!r}: run `helpdesk ingest` to re-embed"
-            )
-        dense = DenseIndex.open(settings, embedder.model_id, embedder.dim)
+        dense: DenseIndex | None = None
+        if mode != "lexical":
+            embedder = embedder or get_embedder(settings)
+            indexed_with = store.get_meta(EMBED_MODEL_KEY)
+            if indexed_with and indexed_with != embedder.model_id:
+                raise ConfigError(
+                    f"the index was built with the embedding model {indexed_with!r} but the "
+                    f"settings ask for {embedder.model_id!r}: run `helpdesk ingest` to re-embed"
+                )
+            dense = DenseIndex.open(settings, embedder.model_id, embedder.dim)
         return cls(
             store,
             lexical,
             dense,
-            embedder,
+            embedder if dense is not None else None,
             mode=mode,
             candidates=settings.retrieve_candidates,
             rrf_k=settings.rrf_k,

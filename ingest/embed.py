@@ -99,20 +99,26 @@ def quiet_transformers() -> None:
     huggingface_hub.utils.disable_progress_bars()
 
 
-def load_sentence_transformer(name: str, device: str) -> Any:
-    """Load a sentence-transformers model from a local path or hub id, or raise ConfigError."""
+def load_st_model(kind: str, name: str, device: str, hint: str = "") -> Any:
+    """Load a sentence-transformers SentenceTransformer or CrossEncoder, or raise ConfigError."""
     device = check_device(device)
-    from sentence_transformers import SentenceTransformer
+    import sentence_transformers
 
     quiet_transformers()
     try:
-        return SentenceTransformer(name, device=device)
+        return getattr(sentence_transformers, kind)(name, device=device)
     except (OSError, ValueError, RuntimeError) as exc:
+        role = "reranker" if kind == "CrossEncoder" else "embedding"
         raise ConfigError(
-            f"embedding model {name!r} could not be loaded: it must be a sentence-transformers "
-            f"model on disk or an id that can be downloaded from the Hugging Face hub "
-            f"(no download is possible offline, HF_HUB_OFFLINE=1). Cause: {exc}"
+            f"{role} model {name!r} could not be loaded: it must be a {kind} model on disk or "
+            f"an id that can be downloaded from the Hugging Face hub (no download is possible "
+            f"offline, HF_HUB_OFFLINE=1).{hint} Cause: {exc}"
         ) from exc
+
+
+def load_sentence_transformer(name: str, device: str) -> Any:
+    """Load a sentence-transformers model from a local path or hub id, or raise ConfigError."""
+    return load_st_model("SentenceTransformer", name, device)
 
 
 class SentenceTransformerEmbedder:
