@@ -111,7 +111,8 @@ class Assistant:
 
     def ask(self, question: str, history: Sequence[Turn] = (), k: int = 5) -> Answer:
         """Answer a question (with the conversation so far) from the help pages, or refuse."""
-        query = self.rewriter(question, history[-self.settings.history_turns :])
+        turns = self.settings.history_turns
+        query = self.rewriter(question, history[-turns:] if turns else [])
         hits = self.retriever.search(query, k)
         if not hits:
             return refusal(query, hits, "nothing retrieved", english=is_english(question))

@@ -13,10 +13,11 @@ from ingest.errors import HelpdeskError
 COMMANDS = {
     "ingest": "ingest.cli:ingest",
     "passages": "ingest.cli:passages",
-    "run": "ingest.cli:run",
+    "run": "bot.serve:run",
     "search": "bot.commands:search",
     "ask": "bot.commands:ask",
     "chat": "bot.commands:chat",
+    "serve": "bot.serve:serve",
     "eval": "eval.cli:eval_command",
 }
 

@@ -30,6 +30,7 @@ Mode = Literal["hybrid", "lexical", "dense"]
 MODES: tuple[Mode, ...] = ("hybrid", "lexical", "dense")
 SENTENCES_PER_PASSAGE = 4  # dense candidates fetched per passage wanted
 QUERY_VECTOR_CACHE = 64
+QUERY_EMBED_CHARS = 300
 
 
 @dataclass(frozen=True)
@@ -112,7 +113,8 @@ class HybridRetriever:
         assert self.embedder is not None
         vector = self._query_vectors.get(query)
         if vector is None:
-            vector = self.embedder.embed([query], "query")[0]
+            # A pasted page as a question would take seconds to embed; its start says enough.
+            vector = self.embedder.embed([query[:QUERY_EMBED_CHARS]], "query")[0]
             self._query_vectors[query] = vector
             if len(self._query_vectors) > QUERY_VECTOR_CACHE:
                 self._query_vectors.popitem(last=False)

@@ -1,4 +1,4 @@
-"""CLI commands of the ingest stage: `helpdesk ingest`, `helpdesk passages`, `helpdesk run`."""
+"""CLI commands of the ingest stage: `helpdesk ingest`, `helpdesk passages`."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from ingest.pipeline import IngestReport, Progress, run_ingest
-from ingest.settings import get_settings
+from ingest.settings import Settings, get_settings
 from ingest.store import Store
 
 
@@ -96,11 +96,10 @@ def passages(as_json: bool) -> None:
         store.close()
 
 
-@click.command()
-def run() -> None:
-    """Ingest the corpus if the index is missing or stale, then report what is served."""
-    settings = get_settings()
+def ingest_with_report(settings: Settings) -> IngestReport:
+    """Bring the index up to date with the corpus setting and print the report."""
     with _progress_bar(sys.stderr.isatty()) as progress:
         report = run_ingest([settings.corpus], settings, progress)
     _print_report(report)
     click.echo(f"index: {settings.db_path} ({report.passages_out} passages)")
+    return report

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
@@ -81,6 +82,27 @@ class Settings(BaseSettings):
     llm_timeout: float = Field(30.0, gt=0, description="Seconds before an LLM call gives up.")
     llm_max_retries: int = Field(1, ge=0, description="Retries of a failed LLM call.")
     llm_max_passages: int = Field(5, ge=1, description="Passages listed in the LLM's prompt.")
+
+    # the HTTP service (helpdesk serve)
+    admin_token: SecretStr | None = Field(
+        None, description="Bearer token of the /api/admin endpoints; unset = admin disabled."
+    )
+    allowed_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Origins allowed to call the API from a browser, comma-separated "
+        "(e.g. https://partner.example.com); unset = same origin only.",
+    )
+    max_question_chars: int = Field(2000, ge=1, description="Longest question the API accepts.")
+
+    @field_validator("allowed_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        """Accept a comma-separated string; a browser's Origin never ends with a slash."""
+        if isinstance(value, str):
+            value = value.split(",")
+        if isinstance(value, list | tuple):
+            return [str(v).strip().rstrip("/") for v in value if str(v).strip()]
+        return value
 
     @property
     def db_path(self) -> Path:
