@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+
+from tests.servers import serving
 
 
 @dataclass(frozen=True)
@@ -125,26 +125,6 @@ def make_app(state: StandIn) -> FastAPI:
 
 def serve(state: StandIn) -> Iterator[StandIn]:
     """Run the stand-in on 127.0.0.1 and a free port in a thread; stop it when resumed."""
-    config = uvicorn.Config(
-        make_app(state),
-        host="127.0.0.1",
-        port=0,
-        log_level="warning",
-        lifespan="off",
-        timeout_graceful_shutdown=1,
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="standin-llm", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the stand-in LLM server did not start")
-        time.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    state.base_url = f"http://127.0.0.1:{port}/v1"
-    try:
+    with serving(make_app(state), "standin-llm", lifespan="off") as url:
+        state.base_url = f"{url}/v1"
         yield state
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)

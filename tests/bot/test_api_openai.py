@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import openai
 import pytest
-import uvicorn
 
 from bot.answer import REFUSAL_ZH
 from bot.api import create_app
 from bot.assistant import Assistant
 from bot.feedback import FeedbackStore
 from ingest.settings import Settings
+from tests.servers import serving
 
 INVOICES = "激励开票可以开哪些发票?"
 SENTENCE = "合作伙伴为激励金额开具发票时,支持开具增值税专用发票和电子专票,不能开具增值税普通发票。"
@@ -34,21 +32,10 @@ def base_url(seed_index: Settings, bundled_embedder: Any, feedback: FeedbackStor
     """Serve the real app on 127.0.0.1 and a free port in a thread."""
     assistant = Assistant.open(seed_index, bundled_embedder)
     app = create_app(seed_index, assistant, feedback)
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="helpdesk-api", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the API server did not start")
-        time.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
     try:
-        yield f"http://127.0.0.1:{port}/v1"
+        with serving(app, "helpdesk-api") as url:
+            yield f"{url}/v1"
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
         assistant.close()
 
 

@@ -3,21 +3,18 @@
 from __future__ import annotations
 
 import json
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from click.testing import CliRunner
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from bot.cli import cli
 from eval.replay import ReplayError
+from tests.servers import serving
 
 INVOICE = "合作伙伴为激励金额开具发票时,支持开具增值税专用发票和电子专票,不能开具增值税普通发票。"
 NOT_PLAIN = "不能开具增值税普通发票"
@@ -72,19 +69,8 @@ def stand_in_app(state: StandIn) -> FastAPI:
 def stand_in() -> Iterator[tuple[str, StandIn]]:
     state = StandIn()
     app = stand_in_app(state)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert server.started
-    yield f"http://127.0.0.1:{port}", state
-    server.should_exit = True
-    thread.join(timeout=5)
+    with serving(app, "ask-stand-in") as url:
+        yield url, state
 
 
 @pytest.fixture()
