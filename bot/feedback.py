@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Literal
 
 from ingest.errors import StoreError
+from ingest.store import open_sqlite
 
 Rating = Literal["up", "down"]
 FILENAME = "feedback.sqlite3"
@@ -77,15 +78,7 @@ class FeedbackStore:
     @classmethod
     def open(cls, path: Path) -> FeedbackStore:
         """Open (creating if needed) the feedback database at path."""
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA foreign_keys = ON")
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA busy_timeout = 5000")
-            conn.executescript(_SCHEMA)
-        except (sqlite3.Error, OSError) as err:
-            raise StoreError(f"cannot open the feedback database at {path}: {err}") from err
+        conn = open_sqlite(path, _SCHEMA, "the feedback database")
         return cls(conn)
 
     def close(self) -> None:

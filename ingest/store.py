@@ -58,22 +58,26 @@ class Diff:
         return bool(self.added or self.removed or self.updated)
 
 
-def connect(db_path: Path) -> sqlite3.Connection:
-    """Open (creating if needed) the store, with foreign keys on and WAL journaling."""
+def open_sqlite(path: Path, schema: str, what: str = "the store") -> sqlite3.Connection:
+    """Open (creating if needed) a SQLite file: autocommit, WAL, foreign keys, its schema."""
     try:
-        db_path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA foreign_keys = ON")
         conn.execute("PRAGMA journal_mode = WAL")
         # In WAL mode NORMAL never corrupts the file; a power cut may lose the last commit only.
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA busy_timeout = 10000")
-        conn.executescript(_SCHEMA)
-        conn.execute(
-            "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
-        )
+        conn.executescript(schema)
     except (sqlite3.Error, OSError) as err:
-        raise StoreError(f"cannot open the store at {db_path}: {err}") from err
+        raise StoreError(f"cannot open {what} at {path}: {err}") from err
+    return conn
+
+
+def connect(db_path: Path) -> sqlite3.Connection:
+    """Open (creating if needed) the ingest store."""
+    conn = open_sqlite(db_path, _SCHEMA)
+    conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
     return conn
 
 
