@@ -84,6 +84,9 @@ class ExtractiveAnswerer:
         self.query_vector = query_vector
         self.common_units = common_units
         self.options = options or AnswerOptions()
+        # The assistant scores candidates to decide on a refusal, then answers from the same
+        # ones: keep the last scoring rather than embed and tokenize it all twice.
+        self._last: tuple[tuple[str, str | None, tuple[str, ...]], list[Candidate]] | None = None
 
     def candidates(
         self, query: str, hits: Sequence[Hit], question: str | None = None
@@ -93,6 +96,14 @@ class ExtractiveAnswerer:
         When the query is a rewritten follow-up, the words of the question as asked count
         double: they say what the partner wants to know now, the rest is the topic.
         """
+        key = (query, question, tuple(h.passage.id for h in hits[: self.options.passages]))
+        if self._last is not None and self._last[0] == key:
+            return self._last[1]
+        ranked = self._score(query, hits, question)
+        self._last = (key, ranked)
+        return ranked
+
+    def _score(self, query: str, hits: Sequence[Hit], question: str | None) -> list[Candidate]:
         top = list(hits[: self.options.passages])
         asked = set(self.tokenizer.tokenize(question)) if question and question != query else set()
         weights = {

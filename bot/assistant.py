@@ -80,9 +80,9 @@ class Assistant:
         rewriter = LLMRewriter(chat_model, rewrite).rewrite
         return cls(retriever, extractive, settings, answerer, rewriter)
 
-    def assess(self, query: str, hits: Sequence[Hit]) -> Assessment:
+    def assess(self, query: str, hits: Sequence[Hit], question: str | None = None) -> Assessment:
         """Measure how well the best clause of the top passages matches the query."""
-        candidates = self.extractive.candidates(query, hits)
+        candidates = self.extractive.candidates(query, hits, question)
         tokens = set(self.retriever.tokenizer.tokenize(query))
         known = self.retriever.lexical.known(tokens)
         total = sum(map(len, tokens))
@@ -116,7 +116,7 @@ class Assistant:
         hits = self.retriever.search(query, k)
         if not hits:
             return refusal(query, hits, "nothing retrieved", english=is_english(question))
-        reason = self.refuses(question, self.assess(query, hits))
+        reason = self.refuses(question, self.assess(query, hits, question))
         if reason is not None:
             return refusal(query, hits, reason, english=is_english(question))
         return self.answerer.answer(question, query, hits)
