@@ -30,7 +30,9 @@ QueryVector = Callable[[str], np.ndarray]
 _HOW = re.compile(r"怎么|怎样|如何|在哪|哪里|步骤|流程|入口|操作|how\b|where\b|steps?\b", re.I)
 # Sentences that are steps of a procedure in these help pages.
 _STEP = re.compile(r"登录|单击|点击|选择|进入|填写|勾选|输入|在.{0,12}页面")
-_LABEL = re.compile(r"^(操作步骤|前提条件|背景信息)[::\uff1a]?$")
+_LABEL = re.compile(r"^(操作步骤|操作流程|前提条件|背景信息|约束与限制|注意事项)[::\uff1a]?$")
+_PROCEDURE = re.compile(r"^(操作步骤|操作流程)[::\uff1a]?$")
+_NUMBERED = re.compile(r"^\s*\d+[.\u3001)\uff0e]\s*")
 ENGLISH_NOTE = "From the help pages (in Chinese):"
 REFUSAL_ZH = "抱歉\uff0c帮助文档中没有找到与该问题相关的内容。"
 
@@ -173,8 +175,10 @@ class ExtractiveAnswerer:
     def _procedure(self, hits: Sequence[Hit], index: int) -> list[tuple[int, Unit]] | None:
         """Return the steps of the hit's procedure, if its passage has one."""
         pieces = units(hits[index].passage.text)
-        start = next((i + 1 for i, u in enumerate(pieces) if _LABEL.match(u.text.strip())), None)
-        if start is None:
+        label = next((i for i, u in enumerate(pieces) if _PROCEDURE.match(u.text.strip())), None)
+        if label is not None:
+            start: int | None = label + 1
+        else:
             start = next((i for i, u in enumerate(pieces) if _STEP.search(u.text)), None)
         if start is None:
             return None
@@ -227,7 +231,10 @@ def compose(
     for k, (hit_index, unit) in enumerate(chosen, 1):
         n = number_of[(hit_index, unit.start)]
         text = unit.text.strip()
-        lines.append(f"{k}. {text}[{n}]" if numbered else f"{text}[{n}]")
+        if numbered:  # the steps are renumbered: drop the page's own "1." prefixes
+            lines.append(f"{k}. {_NUMBERED.sub('', text)}[{n}]")
+        else:
+            lines.append(f"{text}[{n}]")
     body = "\n".join(lines) if numbered else "".join(lines)
     if is_english(question):
         body = f"{ENGLISH_NOTE}\n{body}"

@@ -23,6 +23,8 @@ _OPENERS = {
 }  # fmt: skip
 # White space next to these joins rather than separates (navigation paths, key: value).
 _JOINERS = set(">/|-:,、+\uff1a\uff0c\uff1e")  # and full-width :,>
+# "1." or "2)" opening a list item belongs to the item, not a unit of its own.
+_LIST_NUMBER = re.compile(r"\d{1,3}[.)\u3001\uff0e]")
 _HARD_END = "\u3002\uff01\uff1f!?"  # ends that close any quote a truncated snippet left open
 _QUESTION = ("?", "\uff1f")
 
@@ -79,7 +81,13 @@ def _spans(text: str, start: int, stop: int) -> Iterator[tuple[int, int]]:
         ch = text[j]
         if ch.isspace():
             k = event.end()
-            if unit_start is not None and not depth and _separates(text, j - 1, k, stop):
+            numbered = unit_start is not None and _LIST_NUMBER.fullmatch(text[unit_start:j])
+            if (
+                unit_start is not None
+                and not depth
+                and not numbered
+                and _separates(text, j - 1, k, stop)
+            ):
                 yield unit_start, j
                 unit_start = None
             i = k
@@ -93,7 +101,10 @@ def _spans(text: str, start: int, stop: int) -> Iterator[tuple[int, int]]:
         elif ch == '"':
             depth.append('"')
         i = j + 1
-        if ch in _CJK_END or (ch in _ASCII_END and (i >= stop or text[i].isspace())):
+        ascii_end = ch in _ASCII_END and (i >= stop or text[i].isspace())
+        if ascii_end and ch == "." and text[unit_start : i - 1].isdigit():
+            ascii_end = False  # "1. 使用合作伙伴账号登录华为云。": a list number, not a sentence
+        if ch in _CJK_END or ascii_end:
             while i < stop and text[i] in _CLOSERS:
                 if depth and text[i] == depth[-1]:
                     depth.pop()

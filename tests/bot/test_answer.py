@@ -149,3 +149,29 @@ def test_quotes_stand_in_their_passages(assistant: Assistant) -> None:
     for question in ("发票寄回去之后多久审核?", "怎么搜索线索?", "What is the deadline for MDF?"):
         answer = assistant.ask(question)
         assert all(match_key(c.quote) in match_key(c.passage.text) for c in answer.citations)
+
+
+ARTICLE = Passage(
+    "art",
+    "为激励开票",
+    "激励管理",
+    "合作伙伴为激励金额开具发票时,支持开具增值税专用发票和电子专票。 前提条件 已申请发放激励。 "
+    "操作步骤 1. 使用合作伙伴账号登录华为云。 2. 在顶部导航栏中选择“激励 > 开票信息”。 "
+    "3. 根据开票通知邮件线下开具发票。",
+    (Source("c.html", 0, 120),),
+)
+
+
+def test_steps_come_from_the_procedure_section_and_are_renumbered(
+    answerer: ExtractiveAnswerer,
+) -> None:
+    answer = answerer.answer("激励开票怎么操作?", "激励开票怎么操作?", hits(ARTICLE))
+    steps = [line for line in answer.text.splitlines() if line[:1].isdigit()]
+    n = answer.citations[-1].n  # the steps are one quoted run: one citation
+    assert steps[-3:] == [
+        f"{len(steps) - 2}. 使用合作伙伴账号登录华为云。[{n}]",
+        f"{len(steps) - 1}. 在顶部导航栏中选择“激励 > 开票信息”。[{n}]",
+        f"{len(steps)}. 根据开票通知邮件线下开具发票。[{n}]",
+    ]
+    assert answer.citations[-1].quote.startswith("1. 使用合作伙伴账号登录华为云。")
+    assert "已申请发放激励" not in "\n".join(steps[-3:])

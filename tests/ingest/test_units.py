@@ -65,3 +65,11 @@ def test_full_width_punctuation_of_real_pages() -> None:
         f"父主题{colon} 市场发展基金",
     ]
     assert found[0].is_question and found[1].is_sentence and found[2].is_sentence
+
+
+def test_a_list_number_stays_with_its_item() -> None:
+    assert texts("1. 使用合作伙伴账号登录华为云。 2. 单击“伙伴中心”。 3) 选择“激励”。") == [
+        "1. 使用合作伙伴账号登录华为云。",
+        "2. 单击“伙伴中心”。",
+        "3) 选择“激励”。",
+    ]
