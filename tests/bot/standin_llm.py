@@ -19,6 +19,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 
+from ingest.settings import Settings
 from tests.servers import serving
 
 
@@ -128,3 +129,16 @@ def serve(state: StandIn) -> Iterator[StandIn]:
     with serving(make_app(state), "standin-llm", lifespan="off") as url:
         state.base_url = f"{url}/v1"
         yield state
+
+
+def with_standin_llm(settings: Settings, state: StandIn) -> Settings:
+    """Return settings whose LLM is the stand-in (OpenAI-compatible, no retries)."""
+    return settings.model_copy(
+        update={
+            "llm": "openai:stand-in",
+            "llm_base_url": state.base_url,
+            "llm_api_key": "test-key",
+            "llm_timeout": 5.0,
+            "llm_max_retries": 0,
+        }
+    )

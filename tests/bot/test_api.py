@@ -18,7 +18,7 @@ from bot.assistant import Assistant
 from bot.feedback import FeedbackStore
 from bot.render import answer_json
 from ingest.settings import Settings
-from tests.bot.standin_llm import Reply, StandIn, serve
+from tests.bot.standin_llm import Reply, StandIn, serve, with_standin_llm
 
 TOKEN = "s3cret-admin-token"
 ORIGIN = "https://partner.example.com"
@@ -258,15 +258,7 @@ def test_stream_tees_the_llm_chunks_then_sends_the_verified_answer(
     settings: Settings, bundled_embedder: Any, standin: StandIn, tmp_path: Path
 ) -> None:
     standin.reset()
-    llm = settings.model_copy(
-        update={
-            "llm": "openai:stand-in",
-            "llm_base_url": standin.base_url,
-            "llm_api_key": "test-key",
-            "llm_timeout": 5.0,
-            "llm_max_retries": 0,
-        }
-    )
+    llm = with_standin_llm(settings, standin)
     # The second sentence cites nothing: it streams, but verification drops it.
     standin.replies.append(Reply("激励发票支持增值税专用发票和电子专票[1]。还有别的。"))
     a = Assistant.open(llm, bundled_embedder)

@@ -9,7 +9,7 @@ import pytest
 
 from bot.assistant import Assistant
 from ingest.settings import Settings
-from tests.bot.standin_llm import Reply, StandIn, serve
+from tests.bot.standin_llm import Reply, StandIn, serve, with_standin_llm
 
 
 @pytest.fixture(scope="module")
@@ -20,15 +20,7 @@ def standin() -> Iterator[StandIn]:
 @pytest.fixture
 def assistant(seed_index: Settings, bundled_embedder: Any, standin: StandIn) -> Iterator[Assistant]:
     standin.reset()
-    settings = seed_index.model_copy(
-        update={
-            "llm": "openai:stand-in",
-            "llm_base_url": standin.base_url,
-            "llm_api_key": "test-key",
-            "llm_timeout": 5.0,
-            "llm_max_retries": 0,
-        }
-    )
+    settings = with_standin_llm(seed_index, standin)
     a = Assistant.open(settings, bundled_embedder)
     yield a
     a.close()

@@ -15,6 +15,7 @@ from ingest.errors import ConfigError
 from ingest.pipeline import run_ingest
 from ingest.settings import Settings
 from tests.fakes import HashEmbedder
+from tests.models import tiny_bert
 
 ROOT = Path(__file__).resolve().parents[2]
 QUERY = "合作伙伴怎么开发票?"
@@ -33,26 +34,9 @@ _VOCAB += sorted(set("".join(_TEXTS)) - set(" \n"))
 @pytest.fixture(scope="module")
 def tiny_cross_encoder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Save a tiny random BERT with a one-logit classification head and its tokenizer."""
-    import torch
-    from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
-
     folder = tmp_path_factory.mktemp("rerank") / "tiny-cross-encoder"
-    # transformers 5 ignores vocab_file=; the vocabulary must be passed as vocab=
-    tokenizer = BertTokenizerFast(vocab={w: i for i, w in enumerate(_VOCAB)}, model_max_length=128)
-    torch.manual_seed(0)
-    config = BertConfig(
-        vocab_size=len(_VOCAB),
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=128,
-        num_labels=1,
-        initializer_range=0.5,  # spread the random logits so no two passages tie
-    )
-    BertForSequenceClassification(config).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
+    # a wide initializer spreads the random logits so no two passages tie
+    return tiny_bert(folder, _VOCAB, head="classifier", num_labels=1, initializer_range=0.5)
 
 
 def model_scores(folder: Path, query: str, passages: Sequence[str]) -> list[float]:

@@ -31,6 +31,7 @@ from ingest.embed import (
 )
 from ingest.errors import ConfigError
 from ingest.settings import Settings
+from tests.models import tiny_bert
 
 ROOT = Path(__file__).resolve().parents[2]
 INVOICE = "合作伙伴为激励金额开具发票时,支持开具增值税专用发票和电子专票,不能开具增值税普通发票。"
@@ -45,26 +46,11 @@ _VOCAB += sorted(set(INVOICE + MDF + QUERY_ZH + BGE_ZH_PROMPTS["query"]) - set("
 @pytest.fixture(scope="module")
 def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Build one tiny random BERT and save it as sentence-transformers folders under four names."""
-    import torch
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.sentence_transformer.modules import Normalize, Pooling, Transformer
-    from transformers import BertConfig, BertModel, BertTokenizerFast
 
     root = tmp_path_factory.mktemp("tiny")
-    hf = root / "hf"
-    # transformers 5 ignores vocab_file=; the vocabulary must be passed as vocab=
-    tokenizer = BertTokenizerFast(vocab={w: i for i, w in enumerate(_VOCAB)})
-    torch.manual_seed(0)
-    config = BertConfig(
-        vocab_size=len(_VOCAB),
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=128,
-    )
-    BertModel(config).save_pretrained(hf)
-    tokenizer.save_pretrained(hf)
+    hf = tiny_bert(root / "hf", _VOCAB)
     folders = {}
     own = {"query": "q: ", "document": "d: "}
     for key, dirname, prompts in [
