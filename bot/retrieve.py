@@ -1,4 +1,4 @@
-"""Hybrid retrieval: lexical (FTS5 bm25) and dense (Chroma) candidates, fused by reciprocal rank.
+"""Hybrid retrieval: lexical (bm25s or FTS5 bm25) and dense (Chroma) candidates, fused by RRF.
 
 The lexical side finds exact terms, codes and Chinese words; the dense side (a multilingual
 model) finds paraphrases and lets an English question reach Chinese passages. Reciprocal-rank
@@ -21,6 +21,8 @@ from ingest.embed import Embedder, get_embedder
 from ingest.errors import ConfigError
 from ingest.index import EMBED_MODEL_KEY, passage_of
 from ingest.lexical import LexicalIndex, load_terms
+from ingest.lexical_bm25 import DIR_NAME as BM25S_DIR
+from ingest.lexical_bm25 import Bm25Index
 from ingest.lexicon import Tokenizer
 from ingest.records import Passage
 from ingest.settings import Settings
@@ -126,7 +128,9 @@ class HybridRetriever:
     ) -> HybridRetriever:
         """Open the indexes in the data directory (raises IndexMissingError before ingest)."""
         store = Store.open_existing(settings.db_path)
-        lexical = LexicalIndex(store.conn, Tokenizer(load_terms(store.conn)))
+        # The bm25s read index if it is current with the FTS5 rows (checked once, here).
+        bm25 = Bm25Index.open_current(store, settings.data_dir / BM25S_DIR)
+        lexical = LexicalIndex(store.conn, Tokenizer(load_terms(store.conn)), bm25)
         dense: DenseIndex | None = None
         if mode != "lexical":
             embedder = embedder or get_embedder(settings)

@@ -6,10 +6,12 @@ The order of writes is what keeps a killed ingest harmless:
 2. add their vectors to Chroma — extra vectors are harmless, since every dense hit is
    looked up in SQLite and ids SQLite does not hold are dropped;
 3. in the store's transaction, write passages and the FTS5 rows together (all or nothing);
-4. after the commit, delete the vectors of passages that are gone.
+4. after the commit, delete the vectors of passages that are gone, and rebuild the bm25s
+   read index from the FTS5 rows if they changed (ingest.lexical_bm25).
 
 A kill before 3 leaves the previous store serving; a kill after it leaves at worst stale
-vectors, which step 4 of the next run (even an otherwise unchanged one) removes.
+vectors and a stale bm25s index (unused: its fingerprint no longer matches, so FTS5
+answers), which step 4 of the next run (even an otherwise unchanged one) fixes.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from ingest import lexical_bm25
 from ingest.dense import DenseIndex
 from ingest.embed import Embedder
 from ingest.embed_cache import EmbeddingCache
@@ -158,6 +161,10 @@ class Indexer:
         stale = sorted(v for v in self.dense.ids() if passage_of(v) not in kept)
         self.dense.delete(stale)
         return len({passage_of(v) for v in stale})
+
+    def refresh_bm25s(self) -> bool:
+        """Rebuild the bm25s read index if the FTS5 rows changed (after the commit)."""
+        return lexical_bm25.refresh(self.store, self.settings.data_dir / lexical_bm25.DIR_NAME)
 
     def drop_other_model(self) -> None:
         """Drop the collection of a previous embedding model, once this one is complete."""

@@ -8,15 +8,21 @@ string, so nothing a user types is read as query syntax.
 
 The index lives in the product's SQLite file and the caller owns the transaction: nothing
 here commits (and nothing uses executescript, which would commit on the caller's behalf).
+Searches go to a bm25s read index built from these rows when one is given (it is much faster
+at 100k passages, see ingest.lexical_bm25), else to FTS5.
 """
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
 
 from ingest.lexicon import Tokenizer
 from ingest.records import Passage
+
+if TYPE_CHECKING:
+    from ingest.lexical_bm25 import Bm25Index
 
 FTS_TABLE = "lexical_fts"
 DOCS_TABLE = "lexical_docs"
@@ -75,12 +81,23 @@ def fts_query(tokens: Iterable[str]) -> str:
 
 
 class LexicalIndex:
-    """Passages in an FTS5 table, searched with bm25() over the same tokens as the query."""
+    """Passages in an FTS5 table, searched with bm25() over the same tokens as the query.
 
-    def __init__(self, conn: sqlite3.Connection, tokenizer: Tokenizer) -> None:
+    With bm25 (a bm25s index current with the FTS5 rows), searches go to it instead.
+    """
+
+    def __init__(
+        self, conn: sqlite3.Connection, tokenizer: Tokenizer, bm25: Bm25Index | None = None
+    ) -> None:
         self._conn = conn
         self._tokenizer = tokenizer
+        self._bm25 = bm25
         create_tables(conn)
+
+    @property
+    def uses_bm25s(self) -> bool:
+        """Tell whether searches go to the bm25s index (else to FTS5)."""
+        return self._bm25 is not None
 
     @property
     def tokenizer(self) -> Tokenizer:
@@ -126,7 +143,15 @@ class LexicalIndex:
 
     def search(self, query: str, k: int = 20) -> list[tuple[str, float]]:
         """Return up to k (passage id, score) pairs, best first; higher scores are better."""
-        match = fts_query(self._tokenizer.tokenize(query))
+        tokens = self._tokenizer.tokenize(query)
+        if self._bm25 is not None:
+            unique = list(dict.fromkeys(t for t in tokens if t))[:MAX_QUERY_TOKENS]
+            return self._bm25.search(unique, k)
+        return self.fts_search(tokens, k)
+
+    def fts_search(self, tokens: Iterable[str], k: int) -> list[tuple[str, float]]:
+        """Return up to k (passage id, score) pairs for the tokens from FTS5's bm25()."""
+        match = fts_query(tokens)
         if not match or k <= 0:
             return []
         weights = ", ".join(str(w) for w in WEIGHTS)

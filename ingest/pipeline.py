@@ -118,6 +118,7 @@ def run_ingest(
         if unchanged:
             # Still finish what a killed run may have left: vectors added or removed late.
             embedded, added, removed = indexer.repair()
+            indexer.refresh_bm25s()
             report = _unchanged_report(store, len(pages), loaded.skipped, time.perf_counter() - t0)
             return replace(
                 report,
@@ -156,6 +157,7 @@ def run_ingest(
             )
             store.record_run(started_at, report.to_json())
         removed = indexer.remove_stale_vectors()
+        indexer.refresh_bm25s()
         indexer.drop_other_model()
         tick("store", 1, 1)
         return replace(report, vectors_removed=removed)
