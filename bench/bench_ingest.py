@@ -30,8 +30,9 @@ def child(corpus_dir: str, data_dir: str, out: str) -> None:
     settings = Settings(data_dir=Path(data_dir), corpus=Path(corpus_dir))
     report = run_ingest([Path(corpus_dir)], settings)
     store = Store.open(settings.db_path)
-    groups = [[(s.path, s.start) for s in p.sources] for p in store.passages()]
-    by_id = {p.id: [(s.path, s.start) for s in p.sources] for p in store.passages()}
+    kept = store.passages()
+    groups = [[(s.path, s.start) for s in p.sources] for p in kept]
+    by_id = {p.id: [(s.path, s.start) for s in p.sources] for p in kept}
     variants = [
         ([(s.path, s.start) for s in pair.other.sources], by_id.get(pair.kept_id, []))
         for pair in report.near_pairs

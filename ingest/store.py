@@ -174,19 +174,17 @@ class Store:
 
     # -- passages --------------------------------------------------------------------
 
-    def passages(self, ids: Sequence[str] | None = None) -> list[Passage]:
-        """Return stored passages in corpus order (all, or those with the given ids)."""
+    def passages(self) -> list[Passage]:
+        """Return every stored passage in corpus order (get_passages fetches a few by id)."""
         sources: dict[str, list[Source]] = {}
         for pid, path, url, start, end in self.conn.execute(
             'SELECT passage_id, path, url, start, "end" FROM provenance ORDER BY passage_id, ord'
         ):
             sources.setdefault(pid, []).append(Source(path, start, end, url))
         query = "SELECT id, title, breadcrumb, text FROM passages ORDER BY ord"
-        wanted = set(ids) if ids is not None else None
         return [
             Passage(pid, title, breadcrumb, text, tuple(sources.get(pid, ())))
             for pid, title, breadcrumb, text in self.conn.execute(query)
-            if wanted is None or pid in wanted
         ]
 
     def passage_ids(self) -> set[str]:
