@@ -19,7 +19,7 @@ import numpy as np
 from bot.records import Answer, AnswererName, Citation
 from bot.retrieve import Hit
 from ingest.index import passage_segments
-from ingest.lexicon import Tokenizer
+from ingest.lexicon import Tokenizer, with_chinese_terms
 from ingest.text import match_key
 from ingest.units import Unit, units
 
@@ -108,6 +108,7 @@ class ExtractiveAnswerer:
     def _score(self, query: str, hits: Sequence[Hit], question: str | None) -> list[Candidate]:
         top = list(hits[: self.options.passages])
         asked = set(self.tokenizer.tokenize(question)) if question and question != query else set()
+        query = with_chinese_terms(query)  # an English question's programme terms, in Chinese
         weights = {
             t: len(t) * (2 if t in asked else 1) for t in set(self.tokenizer.tokenize(query))
         }

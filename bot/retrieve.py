@@ -23,7 +23,7 @@ from ingest.index import EMBED_MODEL_KEY, passage_of
 from ingest.lexical import LexicalIndex, load_terms
 from ingest.lexical_bm25 import DIR_NAME as BM25S_DIR
 from ingest.lexical_bm25 import Bm25Index
-from ingest.lexicon import Tokenizer
+from ingest.lexicon import Tokenizer, with_chinese_terms
 from ingest.records import Passage
 from ingest.settings import Settings
 from ingest.store import Store
@@ -154,8 +154,8 @@ class HybridRetriever:
         )
 
     def lexical_search(self, query: str, k: int) -> list[tuple[str, float]]:
-        """Return the lexical top-k (id, bm25 score)."""
-        return self.lexical.search(query, k)
+        """Return the lexical top-k (id, bm25 score); English words of the programme count too."""
+        return self.lexical.search(with_chinese_terms(query), k)
 
     def dense_search(self, query: str, k: int) -> list[tuple[str, float]]:
         """Return the dense top-k passages (id, cosine similarity of their best sentence)."""

@@ -70,6 +70,43 @@ def curated_terms() -> frozenset[str]:
     return frozenset(t for t in terms if t)
 
 
+@functools.cache
+def glossary() -> tuple[tuple[re.Pattern[str], tuple[str, ...]], ...]:
+    """Return the English -> Chinese glossary as (phrase pattern, terms), longest first."""
+    raw = resources.files("ingest").joinpath("data/glossary_en.txt").read_text("utf-8")
+    entries: list[tuple[str, tuple[str, ...]]] = []
+    for line in raw.splitlines():
+        line = line.split("#", 1)[0].strip()
+        if " = " not in line:
+            continue
+        english, chinese = line.split(" = ", 1)
+        terms = tuple(chinese.split())
+        entries.extend((variant.strip().lower(), terms) for variant in english.split(";"))
+    entries.sort(key=lambda e: -len(e[0]))
+    return tuple(
+        (re.compile(r"(?<![a-z0-9])" + re.escape(phrase) + r"(?![a-z0-9])"), terms)
+        for phrase, terms in entries
+        if phrase
+    )
+
+
+def chinese_terms(text: str) -> list[str]:
+    """Return the Chinese programme terms named in English in text (longest phrases first)."""
+    lowered = nfkc(text).lower()
+    found: list[str] = []
+    for pattern, terms in glossary():
+        if pattern.search(lowered):
+            lowered = pattern.sub(" ", lowered)  # a longer phrase claims its words
+            found.extend(t for t in terms if t not in found)
+    return found
+
+
+def with_chinese_terms(query: str) -> str:
+    """Return the query followed by the Chinese terms its English words name, for lexical use."""
+    terms = chinese_terms(query)
+    return f"{query} {' '.join(terms)}" if terms else query
+
+
 def _candidates(passage: Passage) -> Iterator[tuple[str, str]]:
     """Yield (candidate, origin) pairs from one passage, before the term filter."""
     yield nfkc(passage.title).strip(), "title"

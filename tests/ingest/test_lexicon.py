@@ -160,3 +160,20 @@ def test_build_lexicon_adds_the_curated_terms() -> None:
 )  # fmt: skip
 def test_is_term(text: str, ok: bool) -> None:
     assert is_term(text) is ok
+
+
+def test_english_programme_terms_map_to_the_chinese_ones() -> None:
+    from ingest.lexicon import chinese_terms, with_chinese_terms
+
+    assert chinese_terms("Which invoice types are accepted for incentive payments?") == [
+        "激励",
+        "发票",
+        "开票",
+    ]
+    # the longer phrase claims its words: no separate "invoice" or "customer" hit
+    assert chinese_terms("What about a regular VAT invoice?") == ["增值税普通发票"]
+    assert chinese_terms("Is it a reseller sub-customer?") == ["子客户", "经销商"]
+    assert chinese_terms("激励开票可以开哪些发票?") == []
+    assert chinese_terms("invoicesX and relinked") == []  # whole words only
+    # longest phrases first
+    assert with_chinese_terms("MDF claim deadline") == "MDF claim deadline 有效期 核销 MDF"
