@@ -15,7 +15,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from eval.faqset import FaqCase, _case, load_faq
+from eval.faqset import FaqCase, load_faq, parse_case
 
 REQUIRED = ("id", "question", "lang", "answerable", "gold", "facts")
 _TRUE = {"true", "yes", "1"}
@@ -44,7 +44,7 @@ def parse_csv(text: str, source: str = "<string>") -> list[FaqCase]:
         where = f"{source}:{reader.line_num}"
         if not any((v or "").strip() for k, v in row.items() if k is not None):
             continue
-        case = _case(_raw(row, where), where)
+        case = parse_case(_raw(row, where), where)
         if case.id in seen:
             raise ValueError(f"{where}: duplicate id {case.id!r} (first on line {seen[case.id]})")
         seen[case.id] = reader.line_num

@@ -57,7 +57,7 @@ def parse_faq(text: str, source: str = "<string>") -> list[FaqCase]:
             raw = json.loads(line)
         except json.JSONDecodeError as exc:
             raise ValueError(f"{where}: not valid JSON ({exc.msg})") from None
-        case = _case(raw, where)
+        case = parse_case(raw, where)
         if case.id in seen:
             raise ValueError(f"{where}: duplicate id {case.id!r} (first on line {seen[case.id]})")
         seen[case.id] = lineno
@@ -65,7 +65,8 @@ def parse_faq(text: str, source: str = "<string>") -> list[FaqCase]:
     return cases
 
 
-def _case(raw: Any, where: str) -> FaqCase:
+def parse_case(raw: Any, where: str) -> FaqCase:
+    """Check one raw case (a JSON object) and return it as a FaqCase; where names it in errors."""
     if not isinstance(raw, dict):
         raise ValueError(f"{where}: a case must be a JSON object")
     missing = [key for key in _REQUIRED if key not in raw]

@@ -9,6 +9,7 @@ import pytest
 
 from eval.faqcsv import load_cases, parse_csv
 from eval.faqset import parse_faq
+from tests.eval.test_faqset import FOLLOW_UP, OUT_OF_SCOPE, SINGLE
 
 HEADER = "id,lang,answerable,question,turns,gold,facts\n"
 PLAIN = (
@@ -17,33 +18,8 @@ PLAIN = (
     + "fu-1,zh,yes,那不完整的呢?,MDF核销有效期多长?|那不完整的呢?,最多保留45天,45天\n"
     + 'oos-1,en,false,"How do I resize a disk, online?",,,\n'
 )
-JSONL = [
-    {
-        "id": "inv-1",
-        "lang": "zh",
-        "answerable": True,
-        "question": "激励发票能开哪几种?",
-        "gold": ["增值税专用发票和电子专票"],
-        "facts": [["增值税专用发票", "专票"], ["电子专票"]],
-    },
-    {
-        "id": "fu-1",
-        "lang": "zh",
-        "answerable": True,
-        "turns": ["MDF核销有效期多长?", "那不完整的呢?"],
-        "question": "那不完整的呢?",
-        "gold": ["最多保留45天"],
-        "facts": [["45天"]],
-    },
-    {
-        "id": "oos-1",
-        "lang": "en",
-        "answerable": False,
-        "question": "How do I resize a disk, online?",
-        "gold": [],
-        "facts": [],
-    },
-]
+# The same cases as the JSONL tests', with a comma in the English question to quote in CSV.
+JSONL = [SINGLE, FOLLOW_UP, {**OUT_OF_SCOPE, "question": "How do I resize a disk, online?"}]
 
 
 def test_plain_cells_give_the_same_cases_as_jsonl() -> None:
