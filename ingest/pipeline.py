@@ -106,20 +106,22 @@ def run_ingest(
     store = Store.open(settings.db_path)
     indexer = Indexer(store, settings, embedder or get_embedder(settings))
     try:
-        stored = store.pages()
-        pages = loaded.pages + tuple(p for p in stored if not _in_scope(p.path, roots))
+        stored = store.page_shas()
+        others = {path: sha for path, sha in stored.items() if not _in_scope(path, roots)}
         fingerprint = pipeline_fingerprint(settings)
+        # Decided on hashes alone: an unchanged rerun never reads the stored pages' text.
         unchanged = (
             store.last_run() is not None
             and not indexer.model_changed
             and store.get_meta("pipeline") == fingerprint
-            and store.page_shas() == {p.path: p.sha for p in pages}
+            and stored == {**others, **{p.path: p.sha for p in loaded.pages}}
         )
         if unchanged:
             # Still finish what a killed run may have left: vectors added or removed late.
             embedded, added, removed = indexer.repair()
             indexer.refresh_bm25s()
-            report = _unchanged_report(store, len(pages), loaded.skipped, time.perf_counter() - t0)
+            pages_count = len(loaded.pages) + len(others)
+            report = _unchanged_report(store, pages_count, loaded.skipped, time.perf_counter() - t0)
             return replace(
                 report,
                 embedded=embedded,
@@ -127,6 +129,7 @@ def run_ingest(
                 vectors_removed=removed,
                 embed_model=indexer.embedder.model_id,
             )
+        pages = loaded.pages + tuple(p for p in store.pages() if p.path in others)
         passages_in, result, dropped = _process(pages, settings, tick)
         embedded, added = indexer.add_vectors(result.passages, tick)
         with store.transaction():
