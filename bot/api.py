@@ -122,10 +122,7 @@ async def search(body: SearchRequest, st: State) -> dict[str, object]:
 
 
 def _breadcrumbs(assistant: Assistant) -> list[str]:
-    rows = assistant.retriever.store.conn.execute(
-        "SELECT DISTINCT breadcrumb FROM passages WHERE breadcrumb != '' ORDER BY breadcrumb"
-    )
-    return [str(b) for (b,) in rows]
+    return assistant.retriever.store.breadcrumbs()
 
 
 @router.get("/api/breadcrumbs", response_model=BreadcrumbsResponse, responses=ERRORS)

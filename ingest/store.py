@@ -187,6 +187,13 @@ class Store:
             for pid, title, breadcrumb, text in self.conn.execute(query)
         ]
 
+    def breadcrumbs(self) -> list[str]:
+        """Return the distinct non-empty breadcrumbs of the stored passages, sorted."""
+        rows = self.conn.execute(
+            "SELECT DISTINCT breadcrumb FROM passages WHERE breadcrumb != '' ORDER BY breadcrumb"
+        )
+        return [str(b) for (b,) in rows]
+
     def passage_ids(self) -> set[str]:
         """Return the ids of every stored passage."""
         return {row[0] for row in self.conn.execute("SELECT id FROM passages")}
