@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 from ingest import lexical_bm25
 from ingest.dense import DenseIndex
@@ -67,16 +66,6 @@ def segment_id(passage_id: str, i: int) -> str:
 def passage_of(vector_id: str) -> str:
     """Return the passage id a dense index id belongs to."""
     return vector_id.split(SEGMENT_SEP, 1)[0]
-
-
-@dataclass(frozen=True)
-class IndexReport:
-    """What the index stage did."""
-
-    embedded: int  # texts sent to the embedder (cache misses: one per new sentence)
-    vectors_added: int
-    vectors_removed: int
-    relexed: int  # passages re-segmented because the dictionary changed around them
 
 
 class Indexer:
