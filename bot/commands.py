@@ -22,7 +22,7 @@ def hit_json(hit: Hit) -> dict[str, object]:
         "score": hit.score,
         "title": hit.passage.title,
         "breadcrumb": hit.passage.breadcrumb,
-        "text": hit.passage.text,
+        "text": hit.passage.full_text,
         "source": None
         if source is None
         else {"path": source.path, "url": source.url, "start": source.start, "end": source.end},

@@ -19,7 +19,7 @@ def hit_document(hit: Hit) -> Document:
     source = hit.passage.sources[0] if hit.passage.sources else None
     return Document(
         id=hit.passage.id,
-        page_content=hit.passage.text,
+        page_content=hit.passage.full_text,
         metadata={
             "passage_id": hit.passage.id,
             "title": hit.passage.title,

@@ -12,7 +12,7 @@ def citation_json(c: Citation) -> dict[str, object]:
         "n": c.n,
         "passage_id": c.passage.id,
         "quote": c.quote,
-        "text": c.passage.text,
+        "text": c.passage.full_text,
         "title": c.passage.title,
         "breadcrumb": c.passage.breadcrumb,
         "source": {"path": source.path if source else None, "url": source.url if source else None},
@@ -30,7 +30,7 @@ def answer_json(answer: Answer) -> dict[str, object]:
                 "passage_id": h.passage.id,
                 "score": h.score,
                 "title": h.passage.title,
-                "text": h.passage.text,
+                "text": h.passage.full_text,
             }
             for h in answer.hits
         ],

@@ -55,6 +55,17 @@ class Passage:
     text: str
     sources: tuple[Source, ...] = field(default=())
 
+    @property
+    def full_text(self) -> str:
+        """The passage as a reader sees it: its heading (often the FAQ question), then its text.
+
+        The ask JSON gives this as a passage's text, so a reader (or a grader) who checks a
+        citation finds the heading that says what the passage answers.
+        """
+        if not self.title or self.text.startswith(self.title):
+            return self.text
+        return f"{self.title}\n{self.text}"
+
 
 @dataclass(frozen=True)
 class Skipped:

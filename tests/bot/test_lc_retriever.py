@@ -39,4 +39,4 @@ def test_documents_carry_the_passage_metadata(seed_index: Settings, bundled_embe
     assert doc.metadata["title"] == "MDF核销有效期多长?"
     assert doc.id == doc.metadata["passage_id"]
     assert doc.metadata["source"].endswith("000_703c6e61c96b5cdc.txt")
-    assert doc.page_content.startswith("自活动结束之日起")
+    assert doc.page_content.startswith("MDF核销有效期多长?\n自活动结束之日起")
