@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bot.answer_type import expected_type, states
 from bot.records import Answer, AnswererName, Citation
 from bot.retrieve import Hit
 from ingest.index import passage_segments
@@ -54,6 +55,7 @@ class Candidate:
     dense: float
     common: bool
     score: float
+    typed: bool = False  # states the kind of answer asked for (a duration, an amount, ...)
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,7 @@ class AnswerOptions:
     steps: int = 8  # steps in a procedure answer
     keep_ratio: float = 0.7  # further sentences must score this share of the best
     other_passage_ratio: float = 0.95  # ... and sentences of another passage this share
+    typed_bonus: float = 0.15  # for a sentence stating the kind of answer asked for
 
 
 class ExtractiveAnswerer:
@@ -113,6 +116,7 @@ class ExtractiveAnswerer:
             t: len(t) * (2 if t in asked else 1) for t in set(self.tokenizer.tokenize(query))
         }
         total = sum(weights.values())
+        kind = expected_type(question or query)
         texts = [seg for h in top for seg in passage_segments(h.passage)]
         sims = self.sentence_vectors(texts) @ self.query_vector(query) if texts else np.empty(0)
         low, spread = (float(sims.min()), float(np.ptp(sims))) if len(sims) else (0.0, 0.0)
@@ -131,8 +135,18 @@ class ExtractiveAnswerer:
                 # Help articles lead with the answer: the first clauses get a small bonus.
                 lead = 0.1 * (1 - position / len(clauses))
                 score = 0.5 * lexical + 0.5 * dense + lead + 0.1 / (i + 1) - 0.3 * common
-                found.append(Candidate(i, clause, lexical, sim, common, score))
+                typed = kind is not None and states(clause.text, kind)
+                score += self.options.typed_bonus * typed
+                found.append(Candidate(i, clause, lexical, sim, common, score, typed))
         return sorted(found, key=lambda c: -c.score)
+
+    def contenders(self, ranked: Sequence[Candidate]) -> list[Candidate]:
+        """Return the candidates close enough to the best to be part of an answer."""
+        if not ranked:
+            return []
+        floor = ranked[0].score * self.options.keep_ratio
+        close = [c for c in ranked if c.score >= floor and not c.common]
+        return close[: 2 * self.options.sentences] or [ranked[0]]
 
     def answer(self, question: str, query: str, hits: Sequence[Hit]) -> Answer:
         """Return the cited extractive answer (refusal is decided before, by the caller)."""

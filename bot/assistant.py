@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from bot.answer import ExtractiveAnswerer, is_english, refusal
+from bot.answer_type import AnswerType, expected_type, identifiers
 from bot.records import Answer, Answerer, Turn
 from bot.retrieve import Hit, HybridRetriever
 from ingest.embed import Embedder
@@ -26,6 +27,9 @@ class Assessment:
     coverage: float  # char-weighted share of the query's words found in the best clause
     similarity: float  # cosine of the query and the best-matching sentence
     unknown: float  # char-weighted share of the query's words the pages never use
+    expects: AnswerType | None = None  # the kind of answer the question asks for
+    typed: bool = True  # a sentence close to the best states an answer of that kind
+    unknown_ids: tuple[str, ...] = ()  # exact identifiers (CBC.0200) the pages never contain
 
 
 def no_rewrite(question: str, history: Sequence[Turn]) -> str:
@@ -81,16 +85,27 @@ class Assistant:
         return cls(retriever, extractive, settings, answerer, rewriter)
 
     def assess(self, query: str, hits: Sequence[Hit], question: str | None = None) -> Assessment:
-        """Measure how well the best clause of the top passages matches the query."""
+        """Measure how well the best clauses of the top passages match the query."""
         candidates = self.extractive.candidates(query, hits, question)
         tokens = set(self.retriever.tokenizer.tokenize(query))
         known = self.retriever.lexical.known(tokens)
         total = sum(map(len, tokens))
         unknown = sum(len(t) for t in tokens if t not in known) / total if total else 0.0
+        asked = question or query
+        unknown_ids = tuple(
+            t for t in identifiers(self.retriever.tokenizer.tokenize(asked)) if t not in known
+        )
         if not candidates:
-            return Assessment(0.0, 0.0, unknown)
+            return Assessment(0.0, 0.0, unknown, unknown_ids=unknown_ids)
+        expects = expected_type(asked)
+        typed = expects is None or any(c.typed for c in self.extractive.contenders(candidates))
         return Assessment(
-            max(c.lexical for c in candidates), max(c.dense for c in candidates), unknown
+            max(c.lexical for c in candidates),
+            max(c.dense for c in candidates),
+            unknown,
+            expects,
+            typed,
+            unknown_ids,
         )
 
     def refuses(self, question: str, assessment: Assessment) -> str | None:
@@ -99,14 +114,23 @@ class Assistant:
         Calibrated on the dev set (eval/faq/dev.jsonl): a Chinese question most of whose
         words the pages never use, with no sentence close to it, is about something else
         (云服务器扩容, 系统提示词). English words never stand in the Chinese pages, so English
-        questions are refused on similarity alone.
+        questions are refused on similarity alone. A question about an identifier the pages
+        never contain (CBC.0200), or asking for a duration, a time or an amount that none of
+        the answering sentences states (税率是多少, 多久审核完), is about the topic but not
+        answered by the pages.
         """
         s = self.settings
+        if assessment.unknown_ids:
+            return f"the pages never mention {', '.join(assessment.unknown_ids)}"
         if assessment.similarity < s.refuse_min_similarity:
             return f"no sentence is close to the question (similarity {assessment.similarity:.3f})"
         foreign = assessment.unknown >= s.refuse_unknown_share and not is_english(question)
         if foreign and assessment.similarity < s.refuse_sure_similarity:
             return f"{assessment.unknown:.0%} of the question's words never appear in the pages"
+        if not assessment.typed:
+            return (
+                f"the question asks for {assessment.expects} and no answering sentence states one"
+            )
         return None
 
     def ask(self, question: str, history: Sequence[Turn] = (), k: int = 5) -> Answer:

@@ -145,6 +145,26 @@ def test_an_instruction_in_the_question_is_just_text(assistant: Assistant) -> No
     assert answer.refused
 
 
+def test_an_error_code_the_pages_never_list_is_refused(assistant: Assistant) -> None:
+    unknown = assistant.ask("错误码CBC.0999代表什么?")
+    assert unknown.refused and "cbc.0999" in unknown.reason
+    known = assistant.ask("CBC.0100是什么错误?")
+    assert not known.refused and "CBC.0100" in known.text
+
+
+def test_a_quantity_no_answering_sentence_states_is_refused(assistant: Assistant) -> None:
+    # The pages say which invoices are accepted, never a tax rate.
+    answer = assistant.ask("电子专票的税率是多少?")
+    assert answer.refused and "amount" in answer.reason
+    assert answer.suggestions[0] == "为激励开票"
+
+
+def test_a_duration_question_quotes_the_sentence_with_the_duration(assistant: Assistant) -> None:
+    answer = assistant.ask("财经审核发票要多长时间?")
+    assert not answer.refused
+    assert "第二个工作日" in answer.text
+
+
 def test_quotes_stand_in_their_passages(assistant: Assistant) -> None:
     for question in ("发票寄回去之后多久审核?", "怎么搜索线索?", "What is the deadline for MDF?"):
         answer = assistant.ask(question)
@@ -175,3 +195,20 @@ def test_steps_come_from_the_procedure_section_and_are_renumbered(
     ]
     assert answer.citations[-1].quote.startswith("1. 使用合作伙伴账号登录华为云。")
     assert "已申请发放激励" not in "\n".join(steps[-3:])
+
+
+def test_the_ask_json_gives_a_passage_with_its_heading() -> None:
+    from bot.render import answer_json
+
+    answer = Answer(
+        "支持开具增值税专用发票和电子专票。[1]",
+        (Citation(1, INVOICE, "支持开具增值税专用发票和电子专票"),),
+        False,
+        "q",
+        hits(INVOICE, OTHER),
+    )
+    data: Any = answer_json(answer)
+    assert data["citations"][0]["text"] == f"为激励开票\n{INVOICE.text}"
+    assert data["hits"][0]["text"].startswith("为激励开票\n")
+    assert data["hits"][1]["text"] == OTHER.text  # no heading, nothing added
+    assert data["citations"][0]["quote"] in data["citations"][0]["text"]
