@@ -5,8 +5,10 @@ reaches any OpenAI-compatible endpoint) sees the top hits as numbered passages a
 every sentence with its [n] markers. Its output is not trusted: a sentence survives only if it
 cites a listed passage, the markers are renumbered 1..m in order of first use, and each
 citation quotes the passage sentences most like the answer sentences that cite it (a
-verbatim span by construction). When nothing survives, the model refuses or the call fails,
-the injected fallback (the extractive answerer) answers instead and Answer.reason says why.
+verbatim span by construction). When the model finds no answer in the passages (it replies
+NO_ANSWER), the assistant refuses: the model has read them, which the retrieval scores cannot.
+When nothing survives or the call fails, the injected fallback (the extractive answerer)
+answers instead and Answer.reason says why.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
+from bot.answer import is_english, refusal
 from bot.records import MARKER, Answer, Answerer, AnswererName, Citation, CitationError, Turn
 from bot.retrieve import Hit
 from ingest.errors import ConfigError
@@ -217,8 +220,7 @@ def answer_messages(question: str, passages: Sequence[Passage]) -> list[tuple[st
 class LLMAnswerer:
     """Answer with a chat model from the top hits; verify its citations, else fall back.
 
-    On a refusal (the model replies NO_ANSWER) the fallback answers too: the extractive
-    answerer either finds sentences that answer or refuses honestly itself.
+    On NO_ANSWER the answer is a refusal (with the nearest topics), marked as the model's.
     """
 
     name: AnswererName = "llm"
@@ -255,7 +257,9 @@ class LLMAnswerer:
     def finish(self, question: str, query: str, hits: Sequence[Hit], raw: str) -> Answer:
         """Turn the model's raw output into a verified Answer (or the fallback's answer)."""
         if raw.strip(" \t\n`*\"'").startswith(REFUSAL):
-            return self.fall_back(question, query, hits, "llm found no answer in the passages")
+            english = is_english(question)
+            no_answer = refusal(query, hits, "llm found no answer in the passages", english)
+            return dataclasses.replace(no_answer, answerer=self.name)
         listed = [h.passage for h in hits[: self.max_passages]]
         text, citations, dropped = verify(raw, listed)
         if not citations:

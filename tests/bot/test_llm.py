@@ -7,6 +7,7 @@ from collections.abc import Iterator, Sequence
 
 import pytest
 
+from bot.answer import REFUSAL_ZH
 from bot.llm import (
     REFUSAL,
     LLMAnswerer,
@@ -198,11 +199,20 @@ def test_an_answer_without_markers_falls_back(answerer: LLMAnswerer, standin: St
 
 
 @pytest.mark.parametrize("reply", [REFUSAL, f"`{REFUSAL}`\n"])
-def test_the_refusal_token_falls_back(answerer: LLMAnswerer, standin: StandIn, reply: str) -> None:
+def test_the_refusal_token_refuses(answerer: LLMAnswerer, standin: StandIn, reply: str) -> None:
     standin.script(reply)
     answer = answerer.answer("今天天气怎么样", "天气", HITS)
-    assert answer.answerer == "extractive"
-    assert answer.reason == "llm found no answer in the passages; extractive answer"
+    assert answer.refused and answer.citations == ()
+    assert answer.answerer == "llm"
+    assert answer.reason == "llm found no answer in the passages"
+    assert answer.text.startswith(REFUSAL_ZH)
+    assert answer.suggestions == tuple(h.passage.title or h.passage.text[:24] for h in HITS)[:3]
+
+
+def test_the_refusal_token_refuses_in_english(answerer: LLMAnswerer, standin: StandIn) -> None:
+    standin.script(REFUSAL)
+    answer = answerer.answer("What is the weather today?", "weather", HITS)
+    assert answer.refused and answer.text.startswith("Sorry, the help pages do not cover")
 
 
 def test_nothing_retrieved_asks_no_model(answerer: LLMAnswerer, standin: StandIn) -> None:
@@ -320,7 +330,8 @@ def test_streaming_holds_back_the_refusal_token(answerer: LLMAnswerer, standin: 
     standin.script(Reply(REFUSAL, chunks=("NO", "_ANS", "WER")))
     stream = answerer.stream("天气", "天气", HITS)
     assert list(stream) == []
-    assert stream.answer().reason == "llm found no answer in the passages; extractive answer"
+    assert stream.answer().refused
+    assert stream.answer().reason == "llm found no answer in the passages"
 
 
 def test_answer_reads_an_unread_stream(answerer: LLMAnswerer, standin: StandIn) -> None:
