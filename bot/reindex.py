@@ -1,13 +1,19 @@
-"""Re-ingest the corpus in a background thread while the current index keeps serving.
+"""Re-index the corpus in a background thread while the current index keeps serving.
 
-run_ingest writes the new passages in one SQLite transaction, so the serving Assistant reads
-the old ones until it commits; the new Assistant (its tokenizer dictionary and boilerplate
-set re-read) replaces the old one only once the ingest has completed. A failed ingest leaves
-the old Assistant serving and the status says why.
+run_ingest writes the new passages in one SQLite transaction. Just before it commits, the
+serving Assistant's connection is pinned to the store as it stands (a WAL read snapshot,
+taken on the Assistant's worker thread), so it goes on answering wholly from the previous
+index while the ingest commits, rebuilds the bm25s index and the new Assistant opens; the
+vectors of removed passages are deleted only once the new Assistant serves. The status says
+"done" when the new Assistant is open and about to take over (a question already queued
+finishes on the old one): nothing from the new index is served before that. A failed
+ingest leaves the old Assistant serving and the status says why.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -18,11 +24,12 @@ from bot.assistant import Assistant
 from bot.service import Service
 from ingest.embed import Embedder, get_embedder
 from ingest.errors import HelpdeskError
-from ingest.pipeline import run_ingest
+from ingest.pipeline import remove_stale_vectors, run_ingest
 from ingest.settings import Settings
 
 State = Literal["idle", "running", "done", "failed"]
 Opener = Callable[[Settings, Embedder | None], Assistant]
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -75,18 +82,43 @@ class Reindexer:
         with self._lock:
             self._status = replace(self._status, finished=_now(), **changes)  # type: ignore[arg-type]
 
-    def _run(self) -> None:
+    def _on_worker(self, fn: Callable[[], None]) -> None:
+        """Run fn on the Assistant's worker thread (behind the calls queued there) and wait."""
         try:
-            current = self.service.assistant
+            asyncio.run(self.service.on_worker(fn))
+        except RuntimeError:
+            # The worker was shut down: the app stopped, nothing serves the old index any more.
+            log.info("the service stopped during a re-index")
+
+    def _run(self) -> None:
+        current = self.service.assistant
+        pinned = current.retriever.store if current is not None else None
+        try:
             # Reuse the serving model: loading a second copy costs seconds and memory.
             embedder = current.retriever.embedder if current is not None else None
             embedder = embedder or get_embedder(self.settings)
-            report = run_ingest([self.settings.corpus], self.settings, embedder=embedder)
-            self.service.swap(self.opener(self.settings, embedder))
+            report = run_ingest(
+                [self.settings.corpus],
+                self.settings,
+                embedder=embedder,
+                before_commit=(lambda: self._on_worker(pinned.begin_snapshot)) if pinned else None,
+                prune_vectors=False,
+            )
+            new = self.opener(self.settings, embedder)
             self._finish(state="done", report=report.to_json())
+            self.service.swap(new)
+            removed = remove_stale_vectors(self.settings, embedder)
+            with self._lock:
+                data = {**(self._status.report or {}), "vectors_removed": removed}
+                self._status = replace(self._status, report=data)
         except HelpdeskError as err:
-            self._finish(state="failed", error=str(err))
+            if self._status.state == "running":
+                self._finish(state="failed", error=str(err))
+            else:  # only pruning failed; the next run deletes those vectors
+                log.warning("re-index: stale vectors left in place: %s", err)
         finally:
+            if pinned is not None:
+                self._on_worker(pinned.end_snapshot)  # a no-op once swap() closed it
             # Anything else is a bug: threading's excepthook logs it; the status must not
             # stay "running" for ever, which would refuse every later re-index.
             if self._status.state == "running":

@@ -15,6 +15,7 @@ import numpy as np
 
 from ingest.errors import ConfigError, StoreError
 from ingest.settings import Settings
+from ingest.store import disk_problem, write_error
 
 if TYPE_CHECKING:
     from chromadb.api.client import Client
@@ -78,6 +79,8 @@ def _connect(settings: Settings) -> tuple[Client, str]:
         path.mkdir(parents=True, exist_ok=True)
         client = chromadb.PersistentClient(path=path, settings=chroma_settings)
     except (OSError, InternalError) as exc:
+        if disk_problem(path, exc):
+            raise write_error("the Chroma store", path, exc, verb="open") from exc
         raise StoreError(f"Cannot open the Chroma store at {path}: {exc}") from exc
     return cast("Client", client), str(path)
 
@@ -117,6 +120,7 @@ class DenseIndex:
         if batch_size is not None and batch_size < 1:
             raise ConfigError(f"The batch size must be positive, got {batch_size}.")
         import httpx
+        from chromadb.errors import InternalError
 
         client, location = _connect(settings)
         try:
@@ -129,6 +133,8 @@ class DenseIndex:
             limit = client.get_max_batch_size()
         except httpx.ConnectError as exc:
             raise _unreachable(location) from exc
+        except InternalError as exc:
+            raise write_error("the Chroma store", Path(location), exc, verb="open") from exc
         stored_dim = (collection.metadata or {}).get("dim")
         if stored_dim != dim:
             client.close()
@@ -159,13 +165,16 @@ class DenseIndex:
             )
 
     def _call(self, fn: Any, /, **kwargs: Any) -> Any:
-        """Call a Chroma method, turning a refused connection into a StoreError."""
+        """Call a Chroma method; a refused connection or a failed local write is a StoreError."""
         import httpx
+        from chromadb.errors import InternalError
 
         try:
             return fn(**kwargs)
         except httpx.ConnectError as exc:
             raise _unreachable(self.location) from exc
+        except InternalError as exc:  # the local store's SQLite: read-only, disk full, ...
+            raise write_error("the Chroma store", Path(self.location), exc) from exc
 
     def upsert(
         self,

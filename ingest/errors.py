@@ -26,5 +26,9 @@ class StoreError(HelpdeskError):
     """The data directory cannot be written or the store is damaged."""
 
 
+class DataDirError(StoreError):
+    """The data directory is on a read-only file system or its disk is full."""
+
+
 class IndexMissingError(HelpdeskError):
     """Nothing has been ingested yet into the data directory."""

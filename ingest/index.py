@@ -11,12 +11,16 @@ The order of writes is what keeps a killed ingest harmless:
 
 A kill before 3 leaves the previous store serving; a kill after it leaves at worst stale
 vectors and a stale bm25s index (unused: its fingerprint no longer matches, so FTS5
-answers), which step 4 of the next run (even an otherwise unchanged one) fixes.
+answers), which step 4 of the next run (even an otherwise unchanged one) fixes. A run that
+fails before 3 (a full disk, say) deletes the vectors it added when it still can: many
+unused vectors would crowd the stored passages out of dense search. A server re-index
+defers the deletions of step 4 until its new Assistant serves (bot.reindex).
 """
 
 from __future__ import annotations
 
 import re
+import sqlite3
 from collections.abc import Callable, Sequence
 
 from ingest import lexical_bm25
@@ -27,7 +31,7 @@ from ingest.lexical import LexicalIndex, load_terms, save_terms
 from ingest.lexicon import Tokenizer, build_lexicon
 from ingest.records import Passage
 from ingest.settings import Settings
-from ingest.store import Diff, Store
+from ingest.store import Diff, Store, write_error
 from ingest.units import units
 
 EMBED_MODEL_KEY = "embed_model"
@@ -109,7 +113,11 @@ class Indexer:
                 for i, text in enumerate(passage_segments(passage)):
                     ids.append(segment_id(passage.id, i))
                     texts.append(text)
-            self.dense.upsert(ids, self.cache.embed(self.embedder, texts))
+            try:
+                vectors = self.cache.embed(self.embedder, texts)
+            except sqlite3.Error as err:  # the cache commits as it goes: a full disk shows here
+                raise write_error("the embedding cache", self.settings.db_path, err) from err
+            self.dense.upsert(ids, vectors)
             if progress:
                 progress("embed", start + len(chunk), len(missing))
         return self.cache.stats()[1] - before, len(missing)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import suppress
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,7 +13,7 @@ from pathlib import Path
 from ingest.clean import clean_pages
 from ingest.dedupe import DedupeResult, NearPair, dedupe
 from ingest.embed import Embedder, get_embedder
-from ingest.errors import CorpusError
+from ingest.errors import CorpusError, HelpdeskError
 from ingest.index import Indexer, Progress
 from ingest.load import load_corpus
 from ingest.records import Page, Passage, Skipped
@@ -88,10 +89,18 @@ def run_ingest(
     settings: Settings,
     progress: Progress | None = None,
     embedder: Embedder | None = None,
+    *,
+    before_commit: Callable[[], None] | None = None,
+    prune_vectors: bool = True,
 ) -> IngestReport:
     """Ingest the files under paths into the store and both indexes.
 
     Pages stored from other paths stay; a page under paths that is gone is removed.
+    before_commit runs inside the run's write transaction, just before it commits (no other
+    writer can commit meanwhile): a server pins its serving Assistant to the previous store
+    there. prune_vectors=False keeps the vectors of removed passages (harmless, see
+    ingest.index) for whoever still serves the previous store; remove_stale_vectors() drops
+    them later.
     """
     started_at = datetime.now(UTC)
     t0 = time.perf_counter()
@@ -131,39 +140,60 @@ def run_ingest(
             )
         pages = loaded.pages + tuple(p for p in store.pages() if p.path in others)
         passages_in, result, dropped = _process(pages, settings, tick)
-        embedded, added = indexer.add_vectors(result.passages, tick)
-        with store.transaction():
-            store.write_pages(pages)
-            store.set_meta("pipeline", fingerprint)
-            diff = store.write_passages(result.passages)
-            store.write_common_units(result.common_units)
-            indexer.update_lexical(result.passages, diff)
-            indexer.record_model()
-            report = IngestReport(
-                pages=len(pages),
-                passages_in=len(passages_in),
-                passages_out=len(result.passages),
-                exact_duplicates=result.exact_duplicates,
-                near_duplicates=result.near_duplicates,
-                skipped=loaded.skipped,
-                seconds=round(time.perf_counter() - t0, 3),
-                boilerplate_lines=dropped,
-                near_variants=len(result.near_pairs) - result.near_duplicates,
-                added=len(diff.added),
-                removed=len(diff.removed),
-                updated=len(diff.updated),
-                embedded=embedded,
-                vectors_added=added,
-                embed_model=indexer.embedder.model_id,
-                diff=diff,
-                near_pairs=result.near_pairs,
-            )
-            store.record_run(started_at, report.to_json())
-        removed = indexer.remove_stale_vectors()
+        try:
+            embedded, added = indexer.add_vectors(result.passages, tick)
+            with store.transaction():
+                store.write_pages(pages)
+                store.set_meta("pipeline", fingerprint)
+                diff = store.write_passages(result.passages)
+                store.write_common_units(result.common_units)
+                indexer.update_lexical(result.passages, diff)
+                indexer.record_model()
+                report = IngestReport(
+                    pages=len(pages),
+                    passages_in=len(passages_in),
+                    passages_out=len(result.passages),
+                    exact_duplicates=result.exact_duplicates,
+                    near_duplicates=result.near_duplicates,
+                    skipped=loaded.skipped,
+                    seconds=round(time.perf_counter() - t0, 3),
+                    boilerplate_lines=dropped,
+                    near_variants=len(result.near_pairs) - result.near_duplicates,
+                    added=len(diff.added),
+                    removed=len(diff.removed),
+                    updated=len(diff.updated),
+                    embedded=embedded,
+                    vectors_added=added,
+                    embed_model=indexer.embedder.model_id,
+                    diff=diff,
+                    near_pairs=result.near_pairs,
+                )
+                store.record_run(started_at, report.to_json())
+                if before_commit is not None:
+                    before_commit()
+        except HelpdeskError:
+            # Nothing was committed: the vectors this run added belong to no stored passage.
+            # Harmless for answers, but many of them crowd the old passages out of dense
+            # search, so they go now (the next run would delete them anyway).
+            with suppress(HelpdeskError):
+                indexer.remove_stale_vectors()
+            raise
+        removed = indexer.remove_stale_vectors() if prune_vectors else 0
         indexer.refresh_bm25s()
         indexer.drop_other_model()
         tick("store", 1, 1)
         return replace(report, vectors_removed=removed)
+    finally:
+        indexer.close()
+        store.close()
+
+
+def remove_stale_vectors(settings: Settings, embedder: Embedder | None = None) -> int:
+    """Delete the vectors of passages the store no longer holds; return how many passages."""
+    store = Store.open_existing(settings.db_path)
+    indexer = Indexer(store, settings, embedder or get_embedder(settings))
+    try:
+        return indexer.remove_stale_vectors()
     finally:
         indexer.close()
         store.close()

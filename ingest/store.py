@@ -7,15 +7,17 @@ stored: unchanged passages are not rewritten, so downstream indexes only see rea
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import sqlite3
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ingest.errors import IndexMissingError, StoreError
+from ingest.errors import DataDirError, IndexMissingError, StoreError
 from ingest.records import Block, Page, Passage, Source
 
 SCHEMA_VERSION = 1
@@ -58,8 +60,46 @@ class Diff:
         return bool(self.added or self.removed or self.updated)
 
 
+LOW_SPACE = 1 << 20  # bytes: with less free, a failed write is put down to a full disk
+
+
+def disk_problem(path: Path, err: BaseException | None = None) -> str:
+    """Return why the file system of path refuses writes (read-only, full), or "" if it looks fine.
+
+    SQLite and Chroma report a read-only or full disk in many words ("unable to open database
+    file", "disk I/O error"); the file system itself says which it is.
+    """
+    where = path
+    while not where.is_dir() and where != where.parent:
+        where = where.parent
+    try:
+        fs = os.statvfs(where)
+    except OSError:
+        return ""
+    code = getattr(err, "errno", None)
+    if fs.f_flag & os.ST_RDONLY or code == errno.EROFS:
+        return f"{where} is on a read-only file system"
+    free = fs.f_bavail * fs.f_frsize
+    full = code in (errno.ENOSPC, errno.EDQUOT) or "disk is full" in str(err)
+    if full or getattr(err, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL or free < LOW_SPACE:
+        return f"the disk holding {where} is full ({free // 1024} KiB free)"
+    return ""
+
+
+def write_error(what: str, path: Path, err: BaseException, verb: str = "write") -> StoreError:
+    """Return the error to raise when writing what at path failed, naming the cause if known."""
+    cause = disk_problem(path, err)
+    if not cause:
+        return StoreError(f"cannot {verb} {what} at {path}: {err}")
+    return DataDirError(
+        f"cannot {verb} {what} at {path}: {cause} ({err}). Free some space or make it writable,"
+        " then run the ingest again; the store keeps its last committed state."
+    )
+
+
 def open_sqlite(path: Path, schema: str, what: str = "the store") -> sqlite3.Connection:
     """Open (creating if needed) a SQLite file: autocommit, WAL, foreign keys, its schema."""
+    conn: sqlite3.Connection | None = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
@@ -70,14 +110,22 @@ def open_sqlite(path: Path, schema: str, what: str = "the store") -> sqlite3.Con
         conn.execute("PRAGMA busy_timeout = 10000")
         conn.executescript(schema)
     except (sqlite3.Error, OSError) as err:
-        raise StoreError(f"cannot open {what} at {path}: {err}") from err
+        if conn is not None:
+            conn.close()  # else it holds the file open until collected (and the disk busy)
+        raise write_error(what, path, err, verb="open") from err
     return conn
 
 
 def connect(db_path: Path) -> sqlite3.Connection:
     """Open (creating if needed) the ingest store."""
     conn = open_sqlite(db_path, _SCHEMA)
-    conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+    try:
+        conn.execute(
+            "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+        )
+    except sqlite3.Error as err:
+        conn.close()
+        raise write_error("the store", db_path, err, verb="open") from err
     return conn
 
 
@@ -112,16 +160,51 @@ class Store:
         try:
             self.conn.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as err:
-            raise StoreError(f"cannot write the store: {err}") from err
+            raise write_error("the store", self.path, err) from err
         try:
             yield self.conn
             self.conn.execute("COMMIT")
         except sqlite3.OperationalError as err:
-            self.conn.execute("ROLLBACK")
-            raise StoreError(f"cannot write the store: {err}") from err
+            self._rollback()
+            raise write_error("the store", self.path, err) from err
         except BaseException:
-            self.conn.execute("ROLLBACK")
+            self._rollback()
             raise
+
+    def _rollback(self) -> None:
+        # SQLite has already rolled back after some errors (a full disk at COMMIT); a second
+        # ROLLBACK would raise and hide the first error.
+        if self.conn.in_transaction:
+            self.conn.execute("ROLLBACK")
+
+    @property
+    def path(self) -> Path:
+        """The store's file (for messages)."""
+        row = self.conn.execute("PRAGMA database_list").fetchone()
+        return Path(row[2]) if row and row[2] else Path("helpdesk.sqlite3")
+
+    def begin_snapshot(self) -> None:
+        """Pin this connection's reads to the store as committed now, until end_snapshot().
+
+        A reader in WAL mode keeps the snapshot its read transaction started with: a serving
+        Assistant pinned this way goes on reading the previous index while a re-index
+        commits the next one. Only read through a pinned connection: a write from a stale
+        snapshot fails (SQLite cannot move a reader forward).
+        """
+        if self.conn.in_transaction:
+            return
+        try:
+            self.conn.execute("BEGIN DEFERRED")
+            # The snapshot starts at the first read, not at BEGIN.
+            self.conn.execute("SELECT count(*) FROM meta").fetchone()
+        except sqlite3.Error as err:
+            raise StoreError(f"cannot read the store: {err}") from err
+
+    def end_snapshot(self) -> None:
+        """Let this connection read the latest committed store again (no-op once closed)."""
+        with suppress(sqlite3.ProgrammingError):  # the connection was closed meanwhile
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
 
     def get_meta(self, key: str) -> str | None:
         """Return a stored setting of the store itself, or None."""
