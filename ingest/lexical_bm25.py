@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ingest.store import Store
+from ingest.store import Store, write_error
 
 DIR_NAME = "bm25s"  # under the data directory
 META_KEY = "bm25s_fingerprint"
@@ -71,12 +71,42 @@ def _saved_fingerprint(directory: Path) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def _alive(pid: int) -> bool:
+    """Tell whether another process with this id is running (so its temporary folder is live)."""
+    if pid == os.getpid():
+        return False  # this process refreshes one index at a time: its leftovers are dead
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def remove_leftovers(directory: Path) -> list[Path]:
+    """Delete the temporary folders of rebuilds killed midway; return what was deleted.
+
+    A rebuild works in <dir>.tmp-PID and <dir>.old-PID: a kill between its renames leaves
+    them behind under the dead process's id, each as large as the index. Folders of a
+    process still running (another ingest of the same data directory) are left alone.
+    """
+    removed = []
+    for path in sorted(directory.parent.glob(f"{directory.name}.*-*")):
+        kind, _, pid = path.name[len(directory.name) + 1 :].partition("-")
+        if kind in ("tmp", "old") and pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
+
+
 def refresh(store: Store, directory: Path) -> bool:
     """Rebuild the bm25s index of the store's FTS5 rows unless it is current; tell if rebuilt.
 
     Call it after the ingest transaction committed (it reads committed rows and writes the
-    meta table in a transaction of its own).
+    meta table in a transaction of its own). Leftovers of a rebuild killed midway go first.
     """
+    remove_leftovers(directory)
     rows = fts_rows(store.conn)
     current = fingerprint(rows)
     if store.get_meta(META_KEY) == current and _saved_fingerprint(directory) == current:
@@ -94,18 +124,22 @@ def refresh(store: Store, directory: Path) -> bool:
     directory.parent.mkdir(parents=True, exist_ok=True)
     tmp = directory.with_name(f"{directory.name}.tmp-{os.getpid()}")
     old = directory.with_name(f"{directory.name}.old-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    retriever.save(str(tmp), show_progress=False)
-    ids = [row[0] for row in rows]
-    (tmp / IDS_FILE).write_text(
-        json.dumps({"fingerprint": current, "ids": ids}, ensure_ascii=False), "utf-8"
-    )
-    # A folder cannot be renamed over a non-empty one: move the old aside first. A kill in
-    # between leaves no index (FTS5 answers) until the next run rebuilds it.
-    if directory.exists():
-        shutil.rmtree(old, ignore_errors=True)
-        directory.rename(old)
-    tmp.rename(directory)
+    try:
+        retriever.save(str(tmp), show_progress=False)
+        ids = [row[0] for row in rows]
+        (tmp / IDS_FILE).write_text(
+            json.dumps({"fingerprint": current, "ids": ids}, ensure_ascii=False), "utf-8"
+        )
+        # A folder cannot be renamed over a non-empty one: move the old aside first. A kill
+        # in between leaves no index (FTS5 answers) until the next run rebuilds it.
+        if directory.exists():
+            directory.rename(old)
+        tmp.rename(directory)
+    except OSError as err:  # a full or read-only disk: the store is fine, FTS5 answers
+        shutil.rmtree(tmp, ignore_errors=True)
+        if old.exists() and not directory.exists():
+            old.rename(directory)  # its fingerprint is stale, so it stays unused
+        raise write_error("the bm25s index", directory, err) from err
     shutil.rmtree(old, ignore_errors=True)
     with store.transaction():
         store.set_meta(META_KEY, current)
@@ -130,10 +164,13 @@ class Bm25Index:
             return None
         import bm25s
 
-        retriever = bm25s.BM25.load(str(directory), mmap=True, load_corpus=False)
-        data = json.loads((directory / IDS_FILE).read_text("utf-8"))
-        ids = tuple(data["ids"])
-        if len(ids) != int(retriever.scores["num_docs"]):
+        try:
+            retriever = bm25s.BM25.load(str(directory), mmap=True, load_corpus=False)
+            data = json.loads((directory / IDS_FILE).read_text("utf-8"))
+            ids = tuple(data["ids"])
+            if len(ids) != int(retriever.scores["num_docs"]):
+                return None
+        except (OSError, ValueError, KeyError):  # damaged files: FTS5 answers until a rebuild
             return None
         return cls(retriever, ids, saved)
 
