@@ -50,6 +50,11 @@ def _print_report(report: IngestReport) -> None:
             f"  store:             +{report.added} added, -{report.removed} removed,"
             f" ~{report.updated} updated"
         )
+    if report.embedded:
+        click.echo(
+            f"  embedded:          {report.embedded} new sentence(s) with {report.embed_model}"
+            f" on {report.embed_device}"
+        )
     for skipped in report.skipped:
         click.echo(f"  skipped {skipped.path}: {skipped.reason}")
 

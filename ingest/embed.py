@@ -137,6 +137,7 @@ class SentenceTransformerEmbedder:
         self.name = name
         self.batch_size = batch_size
         self.model = load_sentence_transformer(name, device)
+        self.device = str(self.model.device)  # where passages are embedded (cpu, cuda:0)
         self.model_id = model_id or name
         dim = self.model.get_embedding_dimension()
         if not dim:

@@ -43,6 +43,7 @@ class IngestReport:
     vectors_added: int = 0
     vectors_removed: int = 0
     embed_model: str = ""
+    embed_device: str = ""  # where this run embedded passages (HELPDESK_EMBED_DEVICE)
     diff: Diff = field(default=Diff((), (), ()), repr=False, compare=False)
     near_pairs: tuple[NearPair, ...] = field(default=(), repr=False, compare=False)
 
@@ -137,6 +138,7 @@ def run_ingest(
                 vectors_added=added,
                 vectors_removed=removed,
                 embed_model=indexer.embedder.model_id,
+                embed_device=embed_device(indexer.embedder),
             )
         pages = loaded.pages + tuple(p for p in store.pages() if p.path in others)
         passages_in, result, dropped = _process(pages, settings, tick)
@@ -165,6 +167,7 @@ def run_ingest(
                     embedded=embedded,
                     vectors_added=added,
                     embed_model=indexer.embedder.model_id,
+                    embed_device=embed_device(indexer.embedder),
                     diff=diff,
                     near_pairs=result.near_pairs,
                 )
@@ -186,6 +189,11 @@ def run_ingest(
     finally:
         indexer.close()
         store.close()
+
+
+def embed_device(embedder: Embedder) -> str:
+    """Return the device an embedder runs passages on ("cpu" for engines without one)."""
+    return str(getattr(embedder, "device", "cpu"))
 
 
 def remove_stale_vectors(settings: Settings, embedder: Embedder | None = None) -> int:

@@ -168,6 +168,28 @@ def test_get_embedder_loads_a_local_model_on_cpu(tiny_models: dict[str, Path]) -
     assert emb.model_id == str(tiny_models["e5"])
 
 
+def test_the_ingest_run_records_the_embedding_device(
+    tiny_models: dict[str, Path], tmp_path: Path
+) -> None:
+    from ingest.pipeline import run_ingest
+    from ingest.store import Store
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "mdf.txt").write_text(f"MDF核销\n{MDF}\n", encoding="utf-8")
+    settings = Settings(
+        data_dir=tmp_path / "data", embed_model=str(tiny_models["e5"]), embed_device="cpu"
+    )
+    report = run_ingest([corpus], settings)
+    assert (report.embed_device, report.embed_model) == ("cpu", str(tiny_models["e5"]))
+    store = Store.open_existing(settings.db_path)
+    try:
+        run = store.last_run()
+    finally:
+        store.close()
+    assert run is not None and run["embed_device"] == "cpu"
+
+
 def test_cuda_without_a_gpu_is_a_config_error(tiny_models: dict[str, Path]) -> None:
     import torch
 
