@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from bot.answer_type import expected_type, states
+from bot.english_lead import english_lead
 from bot.records import Answer, AnswererName, Citation
 from bot.retrieve import Hit
 from ingest.index import passage_segments
@@ -253,7 +254,27 @@ def compose(
     body = "\n".join(lines) if numbered else "".join(lines)
     if is_english(question):
         body = f"{ENGLISH_NOTE}\n{body}"
+        lead = _english_lead(question, chosen, number_of, hits)
+        if lead:
+            body = f"{lead}\n{body}"
     return Answer(body, tuple(citations), False, query, tuple(hits))
+
+
+def _english_lead(
+    question: str,
+    chosen: Sequence[tuple[int, Unit]],
+    number_of: dict[tuple[int, int], int],
+    hits: Sequence[Hit],
+) -> str | None:
+    """Return an English lead stating the quantity asked for, cited, when a sentence has it."""
+    kind = expected_type(question)
+    if kind is None:
+        return None
+    for hit_index, unit in chosen:
+        lead = english_lead(unit.text, kind)
+        if lead:
+            return f"{lead}[{number_of[(hit_index, unit.start)]}]"
+    return None
 
 
 def _runs(chosen: Sequence[tuple[int, Unit]]) -> list[list[tuple[int, Unit]]]:

@@ -30,7 +30,8 @@ _ASKS: tuple[tuple[AnswerType, re.Pattern[str]], ...] = (
         "duration",
         re.compile(
             rf"多久|多长时间|多长|多少{_TIME_UNIT}|几{_TIME_UNIT}|"
-            r"\bhow\s+(?:long|soon|quickly|fast)\b",
+            r"\bhow\s+(?:long|soon|quickly|fast)\b|"
+            r"\bhow\s+many\s+(?:working\s+|business\s+)?(?:days|hours|weeks|months|years)\b",
             re.I,
         ),
     ),
@@ -44,7 +45,11 @@ _ASKS: tuple[tuple[AnswerType, re.Pattern[str]], ...] = (
     ),
     (
         "amount",
-        re.compile(r"多少|\bhow\s+(?:much|many)\b", re.I),
+        re.compile(
+            r"多少|\bhow\s+(?:much|many)\b|"
+            r"\bwhat(?:'s|\s+is|\s+are)\s+the\s+(?:cap|limit|maximum|minimum|rate|fee|price|cost)\b",
+            re.I,
+        ),
     ),
 )
 

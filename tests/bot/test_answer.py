@@ -165,6 +165,15 @@ def test_a_duration_question_quotes_the_sentence_with_the_duration(assistant: As
     assert "第二个工作日" in answer.text
 
 
+def test_an_english_how_long_question_leads_with_the_duration_in_english(
+    assistant: Assistant,
+) -> None:
+    answer = assistant.ask("How many days do we have to submit the MDF write-off after the event?")
+    first, note = answer.text.splitlines()[:2]
+    assert first == "In short: within 90 days.[1]" and note == ENGLISH_NOTE
+    assert "90天内" in answer.citations[0].quote
+
+
 def test_quotes_stand_in_their_passages(assistant: Assistant) -> None:
     for question in ("发票寄回去之后多久审核?", "怎么搜索线索?", "What is the deadline for MDF?"):
         answer = assistant.ask(question)
