@@ -1,19 +1,10 @@
-"""Helpers of the real-browser tests: a `helpdesk serve` subprocess and Debian's chromium."""
+"""Helpers of the real-browser tests: Debian's chromium and a partner site on another origin."""
 
 from __future__ import annotations
 
-import json
-import os
-import socket
-import subprocess
-import sys
 import threading
-import time
-import urllib.error
-import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from types import TracebackType
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -26,105 +17,6 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-sync",
 ]
-ADMIN_TOKEN = "test-token"
-
-
-def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def http_json(
-    method: str, url: str, body: object = None, token: str | None = None
-) -> tuple[int, object]:
-    """Send one JSON request; return the status and the decoded body."""
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, method=method)
-    request.add_header("Content-Type", "application/json")
-    if token:
-        request.add_header("Authorization", f"Bearer {token}")
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            raw = response.read()
-            status = response.status
-    except urllib.error.HTTPError as err:
-        raw, status = err.read(), err.code
-    return status, (json.loads(raw) if raw else None)
-
-
-class Server:
-    """`helpdesk serve` on a free local port over a data directory, stopped on exit."""
-
-    def __init__(self, data_dir: Path, corpus: Path, log: Path, partner: str) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.partner = partner  # the only origin allowed to call the API from a browser
-        env = {k: v for k, v in os.environ.items() if not k.startswith("HELPDESK_")}
-        env.update(
-            HELPDESK_DATA_DIR=str(data_dir),
-            HELPDESK_CORPUS=str(corpus),
-            HELPDESK_ADMIN_TOKEN=ADMIN_TOKEN,
-            HELPDESK_ALLOWED_ORIGINS=self.partner,
-            HF_HUB_OFFLINE="1",
-            TRANSFORMERS_OFFLINE="1",
-            ANONYMIZED_TELEMETRY="False",
-        )
-        self.log = log
-        self._log_file = log.open("wb")
-        cmd = [sys.executable, "-c", "from bot.cli import main; main()", "serve"]
-        self.proc = subprocess.Popen(
-            [*cmd, "--host", "127.0.0.1", "--port", str(self.port)],
-            env=env,
-            cwd=data_dir.parent,  # away from the checkout's .env
-            stdout=self._log_file,
-            stderr=subprocess.STDOUT,
-        )
-
-    def wait_ready(self, timeout: float = 30.0) -> float:
-        """Wait until GET /healthz answers 200; return the seconds it took."""
-        t0 = time.monotonic()
-        while time.monotonic() - t0 < timeout:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"helpdesk serve exited {self.proc.returncode}:\n{self.tail()}")
-            try:
-                with urllib.request.urlopen(self.url + "/healthz", timeout=2) as response:
-                    if response.status == 200:
-                        return time.monotonic() - t0
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                pass
-            time.sleep(0.2)
-        raise RuntimeError(f"helpdesk serve not ready after {timeout:.0f} s:\n{self.tail()}")
-
-    def tail(self, chars: int = 3000) -> str:
-        """Return the end of the server's log."""
-        self._log_file.flush()
-        return self.log.read_text(errors="replace")[-chars:]
-
-    def stop(self) -> None:
-        """Stop the server (SIGTERM, then SIGKILL after 10 s)."""
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        self._log_file.close()
-
-    def __enter__(self) -> Server:
-        try:
-            self.wait_ready()
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, err: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
 
 class PartnerSite:

@@ -16,15 +16,8 @@ from typing import Any
 
 import pytest
 
-from tests.bot.browser import (
-    ADMIN_TOKEN,
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    PartnerSite,
-    Server,
-    host_page,
-    http_json,
-)
+from tests.bot.browser import CHROMIUM, CHROMIUM_ARGS, PartnerSite, host_page
+from tests.servers import ADMIN_TOKEN, HelpdeskServer, http_json
 
 pytestmark = [
     pytest.mark.slow,
@@ -72,16 +65,16 @@ def partner() -> Iterator[PartnerSite]:
 @pytest.fixture(scope="module")
 def server(
     seed_index: Any, partner: PartnerSite, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Server]:
+) -> Iterator[HelpdeskServer]:
     log = tmp_path_factory.mktemp("serve-log") / "serve.log"
-    with Server(seed_index.data_dir, seed_index.corpus, log, partner.origin) as srv:
+    with HelpdeskServer(seed_index.data_dir, seed_index.corpus, log, partner.origin) as srv:
         yield srv
 
 
 @pytest.fixture(scope="module")
 def xss_server(
     bundled_embedder: Any, partner: PartnerSite, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Server]:
+) -> Iterator[HelpdeskServer]:
     """Serve a tiny corpus whose text, title and source URL are hostile markup."""
     from ingest.pipeline import run_ingest
     from ingest.settings import Settings
@@ -103,7 +96,7 @@ def xss_server(
     )
     settings = Settings(data_dir=root / "data", corpus=corpus)
     run_ingest([corpus], settings, embedder=bundled_embedder)
-    with Server(settings.data_dir, corpus, root / "serve.log", partner.origin) as srv:
+    with HelpdeskServer(settings.data_dir, corpus, root / "serve.log", partner.origin) as srv:
         yield srv
 
 
@@ -111,7 +104,7 @@ class Visit:
     """One browser context and page, recording requests, dialogs and page errors."""
 
     def __init__(
-        self, browser: Any, server: Server, partner: PartnerSite, **context_options: Any
+        self, browser: Any, server: HelpdeskServer, partner: PartnerSite, **context_options: Any
     ) -> None:
         self.server = server
         self.partner = partner
@@ -146,7 +139,7 @@ class Visit:
 
 
 @pytest.fixture
-def visit(browser: Any, server: Server, partner: PartnerSite) -> Iterator[Visit]:
+def visit(browser: Any, server: HelpdeskServer, partner: PartnerSite) -> Iterator[Visit]:
     v = Visit(browser, server, partner, viewport={"width": 1280, "height": 860})
     yield v
     v.close()
@@ -170,7 +163,7 @@ def ask_widget(page: Any, question: str, timeout: float = 30_000) -> Any:
 
 
 def sse_frames(body: str) -> list[tuple[str, str]]:
-    """Split a Server-Sent Events body into (event, data) pairs."""
+    """Split a HelpdeskServer-Sent Events body into (event, data) pairs."""
     frames = []
     for block in re.split(r"\r?\n\r?\n", body):
         event, data = "message", []
@@ -187,7 +180,9 @@ def sse_frames(body: str) -> list[tuple[str, str]]:
 # ---- the widget --------------------------------------------------------------------------
 
 
-def test_widget_streams_a_cited_answer_and_stores_feedback(visit: Visit, server: Server) -> None:
+def test_widget_streams_a_cited_answer_and_stores_feedback(
+    visit: Visit, server: HelpdeskServer
+) -> None:
     page = visit.open_partner_page()
     # Record every text the answer bubble shows while it streams, before the verified answer.
     page.locator(f"{WIDGET} .launcher").click()
@@ -299,7 +294,7 @@ def test_widget_follow_up_uses_the_history_and_survives_a_reload(visit: Visit) -
 
 
 def test_widget_shows_failures_and_leaves_them_out_of_the_history(
-    visit: Visit, server: Server
+    visit: Visit, server: HelpdeskServer
 ) -> None:
     page = visit.open_partner_page()
     replies = [
@@ -334,7 +329,9 @@ def test_widget_shows_failures_and_leaves_them_out_of_the_history(
     assert visit.errors == []
 
 
-def test_widget_on_a_375px_phone(browser: Any, server: Server, partner: PartnerSite) -> None:
+def test_widget_on_a_375px_phone(
+    browser: Any, server: HelpdeskServer, partner: PartnerSite
+) -> None:
     v = Visit(
         browser,
         server,
@@ -414,7 +411,7 @@ def test_widget_with_the_keyboard_alone(visit: Visit) -> None:
     assert visit.errors == []
 
 
-def test_demo_page_embeds_the_widget(visit: Visit, server: Server, tmp_path: Path) -> None:
+def test_demo_page_embeds_the_widget(visit: Visit, server: HelpdeskServer, tmp_path: Path) -> None:
     page = visit.page
     page.goto(server.url + "/")
     page.locator(f"{WIDGET} .launcher").click()
@@ -432,7 +429,7 @@ def test_demo_page_embeds_the_widget(visit: Visit, server: Server, tmp_path: Pat
 
 
 def test_console_searches_highlights_and_copies_the_draft(
-    browser: Any, server: Server, partner: PartnerSite, tmp_path: Path
+    browser: Any, server: HelpdeskServer, partner: PartnerSite, tmp_path: Path
 ) -> None:
     v = Visit(browser, server, partner, viewport={"width": 1400, "height": 1000})
     try:
@@ -483,7 +480,7 @@ def test_console_searches_highlights_and_copies_the_draft(
 
 
 def test_console_copy_falls_back_to_a_textarea(
-    browser: Any, server: Server, partner: PartnerSite
+    browser: Any, server: HelpdeskServer, partner: PartnerSite
 ) -> None:
     v = Visit(browser, server, partner)
     try:
@@ -505,7 +502,7 @@ def test_console_copy_falls_back_to_a_textarea(
 
 
 def test_console_lists_feedback_and_gaps_with_the_token(
-    browser: Any, server: Server, partner: PartnerSite
+    browser: Any, server: HelpdeskServer, partner: PartnerSite
 ) -> None:
     status, asked = http_json("POST", server.url + "/api/ask", {"question": "MDF核销有效期多长?"})
     assert status == 200
@@ -543,7 +540,7 @@ def test_console_lists_feedback_and_gaps_with_the_token(
 
 
 def test_hostile_markup_in_the_pages_stays_inert_text(
-    browser: Any, xss_server: Server, partner: PartnerSite
+    browser: Any, xss_server: HelpdeskServer, partner: PartnerSite
 ) -> None:
     v = Visit(browser, xss_server, partner)
     try:

@@ -27,7 +27,7 @@ from bot.assistant import Assistant
 from ingest.embed import Embedder
 from ingest.pipeline import run_ingest
 from ingest.settings import Settings
-from tests.bot.browser import ADMIN_TOKEN, Server, http_json
+from tests.servers import ADMIN_TOKEN, HelpdeskServer, http_json
 
 pytestmark = pytest.mark.slow
 
@@ -149,7 +149,7 @@ def test_answers_switch_whole_to_the_new_index_when_the_reindex_is_done(
     old_index: Settings, tmp_path: Path
 ) -> None:
     corpus = tmp_path / "corpus"
-    with Server(old_index.data_dir, corpus, tmp_path / "serve.log", "http://127.0.0.1:9") as srv:
+    with HelpdeskServer(old_index.data_dir, corpus, tmp_path / "serve.log") as srv:
         for question in QUESTIONS:  # warm up (jieba, the model): the first ask takes ~1 s
             status, body = http_json("POST", srv.url + "/api/ask", {"question": question})
             assert status == 200 and version(str(body)) == "old"

@@ -9,12 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -24,12 +19,10 @@ from fastapi.testclient import TestClient
 
 from bot.serve import NO_LOCAL_REINDEX, ReindexLock, worker_app
 from ingest.settings import Settings
-from tests.ingest.test_dense import chroma_server, free_port
+from tests.servers import ADMIN_TOKEN, HelpdeskServer, chroma_server
 
 ROOT = Path(__file__).parents[2]
-HELPDESK = [sys.executable, "-c", "from bot.cli import main; main()"]
-TOKEN = "s3cret-admin-token"
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
+AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 MDF = "MDF核销有效期多长?"
 NEW_PAGE = "# 星河奖励计划\n\n星河奖励计划的报名截止日期为每年5月20日，逾期提交的报名不再受理。\n"
 NEW_QUESTION = "星河奖励计划的报名截止日期是哪天?"
@@ -53,7 +46,7 @@ def test_a_worker_over_a_local_chroma_names_itself_and_refuses_reindex(
     shutil.copytree(seed_index.data_dir, data)
     monkeypatch.setenv("HELPDESK_DATA_DIR", str(data))
     monkeypatch.setenv("HELPDESK_CORPUS", str(seed_index.corpus))
-    monkeypatch.setenv("HELPDESK_ADMIN_TOKEN", TOKEN)
+    monkeypatch.setenv("HELPDESK_ADMIN_TOKEN", ADMIN_TOKEN)
     with TestClient(worker_app()) as client:
         asked = client.post("/api/ask", json={"question": MDF})
         assert asked.status_code == 200 and "90天" in asked.json()["answer"]
@@ -63,42 +56,6 @@ def test_a_worker_over_a_local_chroma_names_itself_and_refuses_reindex(
         assert (refused.status_code, refused.json()["message"]) == (409, NO_LOCAL_REINDEX)
         assert client.get("/api/admin/reindex", headers=AUTH).json()["state"] == "idle"
         assert client.get("/api/admin/gaps", headers=AUTH).status_code == 200
-
-
-@contextmanager
-def helpdesk_serve(env: dict[str, str], log: Path, workers: int) -> Iterator[str]:
-    """Run `helpdesk serve --workers N` on a free loopback port; yield its URL once healthy."""
-    port = free_port()
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [*HELPDESK, "serve", "--port", str(port), "--workers", str(workers)],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert proc.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, (
-                f"helpdesk serve did not come up:\n{log.read_text()}"
-            )
-            time.sleep(0.2)
-        yield base
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def ask(base: str, question: str) -> tuple[int, dict[str, Any]]:
@@ -133,15 +90,11 @@ def test_two_workers_share_a_chroma_server_and_reload_after_a_reindex(
         settings = Settings(data_dir=tmp_path / "data", corpus=corpus, chroma_url=chroma_url)
         run_ingest([corpus], settings, embedder=bundled_embedder)
         assert not (settings.data_dir / "chroma").exists()  # the vectors are on the server
-        env = {
-            **os.environ,
-            "HELPDESK_DATA_DIR": str(settings.data_dir),
-            "HELPDESK_CORPUS": str(corpus),
-            "HELPDESK_CHROMA_URL": chroma_url,
-            "HELPDESK_ADMIN_TOKEN": TOKEN,
-            "HF_HUB_OFFLINE": "1",
-        }
-        with helpdesk_serve(env, tmp_path / "serve.log", workers=2) as base:
+        log = tmp_path / "serve.log"
+        env = {"HELPDESK_CHROMA_URL": chroma_url}
+        workers = ["--workers", "2"]
+        with HelpdeskServer(settings.data_dir, corpus, log, args=workers, env=env) as server:
+            base = server.url
             first = answers_from_every_worker(base, MDF, "90天")
             assert len(first) == 2, "one worker answered every request"
 

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import re
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +15,7 @@ import pytest
 from ingest.dense import DenseIndex, collection_name
 from ingest.errors import ConfigError, StoreError
 from ingest.settings import Settings
+from tests.servers import chroma_server, free_port
 
 DIM = 8
 MODEL = "intfloat/multilingual-e5-small"
@@ -32,47 +30,6 @@ def unit_vectors(n: int, dim: int = DIM, seed: int = 0) -> np.ndarray:
 def ids_for(n: int, prefix: str = "p") -> list[str]:
     """Return n distinct passage ids."""
     return [f"{prefix}{i:05d}" for i in range(n)]
-
-
-def free_port() -> int:
-    """Return a loopback port nothing listens on (right now)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextmanager
-def chroma_server(tmp: Path) -> Iterator[str]:
-    """Run `chroma run` on a free loopback port until the block ends; yield its URL."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    chroma = Path(sys.executable).parent / "chroma"
-    log_path = tmp / "chroma.log"
-    with log_path.open("wb") as log:
-        args = ["run", "--path", str(tmp / "db"), "--host", "127.0.0.1", "--port", str(port)]
-        proc = subprocess.Popen(
-            [str(chroma), *args],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=1):
-                    break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"chroma run did not come up:\n{log_path.read_text()[-2000:]}")
-                time.sleep(0.05)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 @pytest.fixture(scope="module")

@@ -34,7 +34,6 @@ from ingest.lexical_bm25 import Bm25Index
 from ingest.pipeline import run_ingest
 from ingest.settings import Settings
 from ingest.store import Store
-from tests.bot.browser import ADMIN_TOKEN, Server, http_json
 from tests.bot.test_reindex_load import (
     NEW_PAGES,
     OLD_PAGES,
@@ -44,6 +43,7 @@ from tests.bot.test_reindex_load import (
     write_corpus,
 )
 from tests.fakes import HashEmbedder
+from tests.servers import ADMIN_TOKEN, HelpdeskServer, http_json
 
 ROOT = Path(__file__).parents[2]
 SEED = (ROOT / "corpus" / "000_703c6e61c96b5cdc.txt").read_text(encoding="utf-8").splitlines()
@@ -193,14 +193,14 @@ def wait_for_commit(db_path: Path, runs: int, timeout: float) -> bool:
         conn.close()
 
 
-def kill(server: Server) -> None:
+def kill(server: HelpdeskServer) -> None:
     """SIGKILL the server process and reap it."""
     os.kill(server.proc.pid, signal.SIGKILL)
     server.proc.wait(10)
     server.stop()
 
 
-def ask_all(server: Server) -> list[str]:
+def ask_all(server: HelpdeskServer) -> list[str]:
     """Ask every question; return the version() of each answer (all must be 200)."""
     out = []
     for question in QUESTIONS:
@@ -223,7 +223,7 @@ def test_a_server_killed_during_a_reindex_restarts_on_a_whole_index(
     write_corpus(corpus, {**NEW_PAGES, "e.txt": SEED[2]})
 
     # 1. Killed while it embeds the new passages: the old index serves after a restart.
-    server = Server(data, corpus, tmp_path / "serve1.log", "http://127.0.0.1:9").__enter__()
+    server = HelpdeskServer(data, corpus, tmp_path / "serve1.log").__enter__()
     try:
         assert http_json("POST", server.url + "/api/admin/reindex", token=ADMIN_TOKEN)[0] == 202
         time.sleep(0.3)
@@ -237,7 +237,7 @@ def test_a_server_killed_during_a_reindex_restarts_on_a_whole_index(
 
     # 2. Killed the moment its transaction commits: the new store serves, whole, after a
     # restart (bm25s current or unused; the vectors of removed passages still there).
-    server = Server(data, corpus, tmp_path / "serve2.log", "http://127.0.0.1:9").__enter__()
+    server = HelpdeskServer(data, corpus, tmp_path / "serve2.log").__enter__()
     try:
         assert ask_all(server) == ["old"] * 4
         assert http_json("POST", server.url + "/api/admin/reindex", token=ADMIN_TOKEN)[0] == 202
@@ -249,7 +249,7 @@ def test_a_server_killed_during_a_reindex_restarts_on_a_whole_index(
     assert state.vectors >= state.passages
 
     # 3. Restarted, the server answers from the new index; a re-index tidies up the rest.
-    with Server(data, corpus, tmp_path / "serve3.log", "http://127.0.0.1:9") as server:
+    with HelpdeskServer(data, corpus, tmp_path / "serve3.log") as server:
         assert ask_all(server) == ["new"] * 4
         assert http_json("POST", server.url + "/api/admin/reindex", token=ADMIN_TOKEN)[0] == 202
         deadline = time.monotonic() + 15
