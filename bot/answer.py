@@ -282,7 +282,9 @@ def _runs(chosen: Sequence[tuple[int, Unit]]) -> list[list[tuple[int, Unit]]]:
     runs: list[list[tuple[int, Unit]]] = []
     for hit_index, unit in chosen:
         last = runs[-1][-1] if runs else None
-        if last is not None and last[0] == hit_index and unit.start - last[1].end <= 1:
+        # Only a unit that follows the last one joins its run: a lead sentence placed before
+        # the steps it comes after in the page starts a quote of its own.
+        if last is not None and last[0] == hit_index and 0 <= unit.start - last[1].end <= 1:
             runs[-1].append((hit_index, unit))
         else:
             runs.append([(hit_index, unit)])

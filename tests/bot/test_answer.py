@@ -221,3 +221,15 @@ def test_the_ask_json_gives_a_passage_with_its_heading() -> None:
     assert data["hits"][0]["text"].startswith("为激励开票\n")
     assert data["hits"][1]["text"] == OTHER.text  # no heading, nothing added
     assert data["citations"][0]["quote"] in data["citations"][0]["text"]
+
+
+def test_a_lead_sentence_after_the_steps_is_quoted_on_its_own(answerer: ExtractiveAnswerer) -> None:
+    # The best sentence stands after the eight steps kept, yet leads the answer: it must not
+    # be joined with the steps into one (reversed, empty) quote.
+    steps = " ".join(f"{i}. 单击“第{i}步”。" for i in range(1, 10))
+    text = f"操作步骤 {steps} 已签署的协议可以在协议管理页面下载。"
+    passage = Passage("long", "协议", "", text, (Source("d.txt", 0, len(text)),))
+    answer = answerer.answer("在哪下载已签署的协议?", "在哪下载已签署的协议?", hits(passage))
+    assert answer.text.startswith("1. 已签署的协议可以在协议管理页面下载。[1]")
+    assert answer.citations[0].quote == "已签署的协议可以在协议管理页面下载。"
+    assert all(c.quote in c.passage.text for c in answer.citations)
