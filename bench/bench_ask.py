@@ -42,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.common import RESULTS, write_result
+from bench.common import RESULTS, peak_rss_mb, write_result
 
 ROOT = Path(__file__).resolve().parents[1]
 DEV = ROOT / "eval" / "faq" / "dev.jsonl"
@@ -70,14 +70,6 @@ ONE_MILLION_ATTEMPT = {
     "plan_if_rerun": "first-sentence mode (1M Chroma vectors): about 40 min of Chroma adds "
     "at 414/s plus dedupe; run `python -m bench.bench_ask 1000000` on a quiet machine",
 }
-
-
-def peak_rss_mb(pid: int | str = "self") -> float:
-    """Return a process's peak RSS in MB (VmHWM: unlike ru_maxrss, not inherited at exec)."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 class RandomPassagesRealQueries:

@@ -35,7 +35,7 @@ from typing import cast
 import httpx
 import numpy as np
 
-from bench.common import write_result
+from bench.common import rss_mb, write_result
 
 ROOT = Path(__file__).parents[1]
 CLI = [sys.executable, "-c", "from bot.cli import main; main()"]
@@ -50,17 +50,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def rss_mb(pid: int, field: str = "VmRSS") -> float:
-    """Return a process's resident memory (or its peak, with VmHWM) in MB."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) / 1024
-    except OSError:  # it has exited
-        pass
-    return 0.0
 
 
 def process_tree(root: int) -> list[int]:

@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.common import RESULTS, write_result
+from bench.common import RESULTS, peak_rss_mb, write_result
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = Path(os.environ.get("HELPDESK_BENCH_MODELS", "/tmp/helpdesk-bench-models"))
@@ -54,14 +54,6 @@ DUP_NOTE = (
     "(trimmed heads '使用合作伙伴账号登录华为云。'), and run_ingest fails with Chroma's "
     "DuplicateIDError; so the default here is no injected duplicates"
 )
-
-
-def peak_rss_mb(pid: int | str = "self") -> float:
-    """Return a process's peak RSS in MB (VmHWM: unlike ru_maxrss, not inherited at exec)."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def cpu_s() -> float:

@@ -5,15 +5,25 @@ from __future__ import annotations
 import json
 import os
 import platform
-import resource
 from pathlib import Path
 
 RESULTS = Path(__file__).parent / "results"
 
 
-def peak_rss_mb() -> float:
-    """Return this process's peak resident set size in MB."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def rss_mb(pid: int | str = "self", field: str = "VmRSS") -> float:
+    """Return a process's resident memory (VmRSS) or its peak (VmHWM) in MB; 0 once it exited."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def peak_rss_mb(pid: int | str = "self") -> float:
+    """Return a process's peak RSS in MB (VmHWM: unlike ru_maxrss, not inherited at exec)."""
+    return rss_mb(pid, "VmHWM")
 
 
 def machine() -> dict[str, object]:
