@@ -16,6 +16,10 @@ A confirmed near duplicate is resolved so that no sentence is lost:
   run (its head, say) and the shared part's sources are added to the larger one;
 - ``variant``: its own sentences are in the middle: both are kept whole, and the pair is
   reported.
+
+Trimming can leave a passage equal to another one (two snippets whose only own sentence is
+the same navigation step), so the kept passages are merged exactly once more: each text
+stands once, with every source of every copy. A trim that leaves no letter or digit merges.
 """
 
 from __future__ import annotations
@@ -73,23 +77,31 @@ def dedupe(
     """Merge exact and near duplicates; page_texts (path -> text) locates trimmed spans."""
     unique, exact = merge_exact(passages)
     near = _Near(unique, page_texts, threshold, num_perm)
-    kept, pairs = near.run()
-    return DedupeResult(tuple(kept), exact, tuple(pairs), near.common_units())
+    kept, pairs, remerged = near.run()
+    # A trimmed passage merged into an equal one is an exact duplicate of it.
+    return DedupeResult(tuple(kept), exact + remerged, tuple(pairs), near.common_units())
 
 
 def merge_exact(passages: Sequence[Passage]) -> tuple[list[Passage], int]:
     """Merge passages with the same normalized title and text; return them and the count."""
-    by_key: dict[tuple[str, str], Passage] = {}
-    merged = 0
+    kept, _ = _merge_same(passages)
+    return kept, len(passages) - len(kept)
+
+
+def _merge_same(passages: Sequence[Passage]) -> tuple[list[Passage], list[int]]:
+    """Merge passages with the same match keys; return them and where each input went."""
+    slot: dict[tuple[str, str], int] = {}
+    kept: list[Passage] = []
+    where: list[int] = []
     for passage in passages:
         key = (match_key(passage.title), match_key(passage.text))
-        first = by_key.get(key)
-        if first is None:
-            by_key[key] = passage
+        i = slot.setdefault(key, len(kept))
+        if i == len(kept):
+            kept.append(passage)
         else:
-            by_key[key] = _with_sources(first, passage.sources)
-            merged += 1
-    return list(by_key.values()), merged
+            kept[i] = _with_sources(kept[i], passage.sources)
+        where.append(i)
+    return kept, where
 
 
 def _with_sources(passage: Passage, sources: Sequence[Source]) -> Passage:
@@ -127,11 +139,13 @@ class _Near:
         """Return the match keys of sentences standing in COMMON_DF passages or more."""
         return frozenset(k for k, c in self.df.items() if c >= COMMON_DF and k)
 
-    def run(self) -> tuple[list[Passage], list[NearPair]]:
+    def run(self) -> tuple[list[Passage], list[NearPair], int]:
+        """Resolve near duplicates; return the kept passages, the pairs and the re-merges."""
         candidates = self._candidates()
         alive: dict[int, Passage] = dict(enumerate(self.passages))
+        into: dict[int, int] = {}  # a passage merged away -> the one that took its sources
         resolved: set[int] = set()
-        pairs: list[NearPair] = []
+        found: list[tuple[int, int, NearKind, float]] = []
         # Smallest first: a fragment is resolved against the most complete copy.
         for a in sorted(candidates, key=lambda i: (len(self.passages[i].text), i)):
             best: tuple[float, int, list[bool]] | None = None
@@ -147,9 +161,22 @@ class _Near:
                 continue
             score, b, matched = best
             kind = self._resolve(a, b, matched, alive)
+            if kind == "merged":
+                into[a] = b
             resolved.add(a)
-            pairs.append(NearPair(self.passages[a], alive[b].id, kind, round(score, 4)))
-        return [alive[i] for i in sorted(alive)], pairs
+            found.append((a, b, kind, round(score, 4)))
+        order = sorted(alive)
+        kept, where = _merge_same([alive[i] for i in order])
+        final = {i: kept[w].id for i, w in zip(order, where, strict=True)}
+
+        def final_id(i: int) -> str:
+            while i in into:
+                i = into[i]
+            return final[i]
+
+        # A kept passage may itself be trimmed or merged later: name the one that holds it now.
+        pairs = [NearPair(self.passages[a], final_id(b), k, s) for a, b, k, s in found]
+        return kept, pairs, len(order) - len(kept)
 
     def _candidates(self) -> dict[int, set[int]]:
         from datasketch import MinHash, MinHashLSH
@@ -209,6 +236,10 @@ class _Near:
         own = unit_list[run[0] : run[1]]
         shared = [u for u, m in zip(unit_list, matched, strict=True) if m]
         own_text = passage.text[own[0].start : own[-1].end]
+        if not match_key(own_text):  # only punctuation of its own: nothing would be left
+            del alive[a]
+            alive[b] = _with_sources(alive[b], passage.sources)
+            return "merged"
         alive[a] = replace(
             passage,
             id=content_id(passage.title, own_text),

@@ -1,8 +1,13 @@
+from collections import Counter
 from pathlib import Path
 
+from bench.synth import make_corpus
 from ingest.clean import clean_pages
 from ingest.dedupe import dedupe, merge_exact
+from ingest.load import load_corpus
+from ingest.pipeline import _process
 from ingest.records import Passage, Source
+from ingest.settings import Settings
 from ingest.split import split_page
 from ingest.text import content_id, match_key
 from ingest.units import units
@@ -113,3 +118,74 @@ def test_exact_duplicates_ignore_punctuation_and_width() -> None:
     kept, merged = merge_exact([a, b, c])
     assert merged == 1
     assert kept == [Passage(a.id, "", "", a.text, a.sources + b.sources), c]
+
+
+LOGIN_HEAD, LOGIN_STEP = LOGIN.split(" ")
+
+
+def page_passages(lines: list[str], path: str = "p.txt") -> tuple[list[Passage], dict[str, str]]:
+    """Return one passage per line of a page, and the page text by path."""
+    text = "\n".join(lines)
+    starts = [sum(len(line) + 1 for line in lines[:i]) for i in range(len(lines))]
+    return [passage(line, path, start) for line, start in zip(lines, starts, strict=True)], {
+        path: text
+    }
+
+
+def test_heads_trimmed_to_the_same_sentence_become_one_passage_with_every_source() -> None:
+    # Two snippets open with the login step; their copies replace it with a longer sentence,
+    # so each snippet is trimmed to its head, the login sentence, which also stands alone.
+    a_rest = (
+        "在顶部导航栏中选择“销售 > 拓新 > 线索管理”。 不完整的核销最多保留45天。 "
+        "自活动结束之日起,90天内须提交核销,否则华为云有权不予核销。"
+    )
+    b_rest = (
+        "在顶部导航栏中选择“组织 > 项目专员”。 验证成功后需在24小时内完成新账号注册。 "
+        "注册新账号时,请更换其他手机号进行操作,若使用已注册的手机号进行注册将注册失败。"
+    )
+    lines = [
+        LOGIN_HEAD,
+        f"{LOGIN_HEAD} {LOGIN_STEP} {a_rest}",
+        f"合作伙伴收到华为云发放的激励后可以申请提现。 {LOGIN_STEP} {a_rest}",
+        f"{LOGIN_HEAD} {LOGIN_STEP} {b_rest}",
+        f"客户签署最新版本的关联伙伴须知协议后方可查看。 {LOGIN_STEP} {b_rest}",
+    ]
+    split, texts = page_passages(lines)
+    result = dedupe(split, texts)
+    assert [p.kind for p in result.near_pairs] == ["trimmed", "trimmed"]
+    heads = [p for p in result.passages if p.text == LOGIN_HEAD]
+    assert len(heads) == 1
+    head = split[0].sources[0]
+    assert heads[0].sources == (
+        head,
+        Source("p.txt", split[1].sources[0].start, split[1].sources[0].start + len(LOGIN_HEAD)),
+        Source("p.txt", split[3].sources[0].start, split[3].sources[0].start + len(LOGIN_HEAD)),
+    )
+    assert [p.text for p in result.passages] == [LOGIN_HEAD, lines[2], lines[4]]
+    assert len({p.id for p in result.passages}) == len(result.passages)
+    assert {p.kept_id for p in result.near_pairs} <= {p.id for p in result.passages}
+    assert result.exact_duplicates == 2  # the two trimmed heads, merged into the lone one
+
+
+def test_a_trim_that_leaves_only_punctuation_merges_instead() -> None:
+    shared = "自活动结束之日起,90天内须提交核销,否则华为云有权不予核销。 不完整的核销最多保留45天。"
+    whole = passage(f"{shared} 一旦超期,需要将延期情况批复邮件作为附件上交。", path="a.txt")
+    cut = passage(f"{shared} 。", path="b.txt")  # all it has of its own is a lone full stop
+    result = dedupe([whole, cut], {})
+    assert [p.text for p in result.passages] == [whole.text]
+    assert result.passages[0].sources == whole.sources + cut.sources
+    assert [(p.kind, p.kept_id) for p in result.near_pairs] == [("merged", whole.id)]
+
+
+def test_synthetic_corpus_with_duplicates_keeps_ids_unique(tmp_path: Path) -> None:
+    make_corpus(tmp_path / "corpus", 1000)  # 20% injected exact and near duplicates
+    pages = load_corpus([tmp_path / "corpus"]).pages
+    split, result, _ = _process(pages, Settings(), lambda stage, done, total: None)
+    ids = Counter(p.id for p in result.passages)
+    assert [i for i, n in ids.items() if n > 1] == []
+    assert all(match_key(p.text) for p in result.passages)
+    assert {p.kept_id for p in result.near_pairs} <= set(ids)
+    # Every line still starts a source of some passage: no place a passage stood is lost.
+    kept = {(s.path, s.start) for p in result.passages for s in p.sources}
+    assert {(s.path, s.start) for p in split for s in p.sources} <= kept
+    assert (len(split), len(result.passages)) == (1000, 838)
