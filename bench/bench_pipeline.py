@@ -104,6 +104,11 @@ class Meter:
         self.all_tokens = 0  # every passage text's tokens (sampled mode: for extrapolation)
         self.torch_threads: int | None = None
 
+    def plan(self, total_chars: int) -> None:
+        """Pass the run's announced size on (in sampled mode the real embedder sees no run)."""
+        if self.sample is None:
+            self.real.plan(total_chars)
+
     def _load_torch(self) -> None:
         """Load torch on first need, timed apart (the product pays it inside its first call)."""
         t = time.perf_counter()

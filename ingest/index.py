@@ -104,13 +104,17 @@ class Indexer:
         have = {passage_of(v) for v in self.dense.ids()}
         # Similar lengths together: the embedder batches within each chunk.
         missing = sorted((p for p in passages if p.id not in have), key=lambda p: len(p.text))
+        segments = [passage_segments(p) for p in missing]
+        # Announced up front, so the embedder can pick its engine for the whole run.
+        self.cache.plan(self.embedder, [t for texts in segments for t in texts])
         _, before = self.cache.stats()
         for start in range(0, len(missing), EMBED_CHUNK):
             chunk = missing[start : start + EMBED_CHUNK]
             ids: list[str] = []
             texts: list[str] = []
-            for passage in chunk:
-                for i, text in enumerate(passage_segments(passage)):
+            chunk_segments = segments[start : start + EMBED_CHUNK]
+            for passage, passage_texts in zip(chunk, chunk_segments, strict=True):
+                for i, text in enumerate(passage_texts):
                     ids.append(segment_id(passage.id, i))
                     texts.append(text)
             try:

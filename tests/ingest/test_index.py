@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from ingest.dense import DenseIndex
+from ingest.embed import Kind
 from ingest.index import Indexer, passage_of, passage_segments, segment_id
 from ingest.lexical import LexicalIndex, load_terms
 from ingest.lexicon import Tokenizer
@@ -22,6 +25,23 @@ LEADS = "搜索线索 使用合作伙伴账号登录华为云。 单击“高级
 
 class OtherModel(HashEmbedder):
     model_id = "test:other-model"
+
+
+class PlanningHashEmbedder(HashEmbedder):
+    """A HashEmbedder that logs plan() announcements and the characters of each embed call."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.log: list[tuple[str, int]] = []
+
+    def plan(self, total_chars: int) -> None:
+        """Log the announcement."""
+        self.log.append(("plan", total_chars))
+
+    def embed(self, texts: Sequence[str], kind: Kind) -> np.ndarray:
+        """Log the characters asked for, then embed like HashEmbedder."""
+        self.log.append(("embed", sum(map(len, texts))))
+        return super().embed(texts, kind)
 
 
 @pytest.fixture
@@ -122,3 +142,21 @@ def test_vectors_left_by_a_run_killed_after_its_commit_are_repaired(settings: Se
     assert (report.vectors_added, report.vectors_removed) == (1, 1)
     stored, dense, _ = indexes(settings)
     assert stored == dense
+
+
+def test_the_run_announces_its_uncached_passage_text_before_embedding(settings: Settings) -> None:
+    first = PlanningHashEmbedder()
+    run_ingest([settings.corpus], settings, embedder=first)
+    store = Store.open(settings.db_path)
+    chars = sum(len(t) for p in store.passages() for t in passage_segments(p))
+    store.close()
+    assert first.log[0] == ("plan", chars)
+    assert sum(n for entry, n in first.log if entry == "embed") == chars
+
+    (settings.corpus / "mdf.txt").write_text(MDF.replace("45天", "60天"), encoding="utf-8")
+    second = PlanningHashEmbedder()
+    run_ingest([settings.corpus], settings, embedder=second)
+    # The changed passage's first sentence is cached: only its new one is announced.
+    changed = "MDF核销有效期多长? 不完整的核销最多保留60天。"
+    assert second.log[0] == ("plan", len(changed))
+    assert [n for entry, n in second.log if entry == "embed"] == [len(changed)]
