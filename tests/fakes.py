@@ -37,3 +37,20 @@ class HashEmbedder:
             norm = float(np.linalg.norm(out[row])) or 1.0
             out[row] /= norm
         return out
+
+
+class PlanningEmbedder(HashEmbedder):
+    """A HashEmbedder that also logs plan() announcements and the characters of each embed call."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.log: list[tuple[str, int]] = []
+
+    def plan(self, total_chars: int) -> None:
+        """Log the announcement."""
+        self.log.append(("plan", total_chars))
+
+    def embed(self, texts: Sequence[str], kind: Kind) -> np.ndarray:
+        """Log the characters asked for, then embed like HashEmbedder."""
+        self.log.append(("embed", sum(map(len, texts))))
+        return super().embed(texts, kind)

@@ -11,6 +11,7 @@ import pytest
 
 from ingest.embed import Embedder, Kind, SupportsPlan
 from ingest.embed_cache import EmbeddingCache, decode, encode, text_key
+from tests.fakes import PlanningEmbedder
 
 OLD_SCHEMA = """
 CREATE TABLE embedding_cache (
@@ -46,23 +47,6 @@ class CountingEmbedder:
     def embedded(self) -> list[str]:
         """Every text sent to embed(), in order."""
         return [t for texts, _ in self.calls for t in texts]
-
-
-class PlanningEmbedder(CountingEmbedder):
-    """A CountingEmbedder that also logs what plan() announced, between its embed() calls."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.log: list[tuple[str, int]] = []
-
-    def plan(self, total_chars: int) -> None:
-        """Log the announcement."""
-        self.log.append(("plan", total_chars))
-
-    def embed(self, texts: Sequence[str], kind: Kind) -> np.ndarray:
-        """Log the characters asked for, then embed like CountingEmbedder."""
-        self.log.append(("embed", sum(map(len, texts))))
-        return super().embed(texts, kind)
 
 
 def as_stored(vectors: np.ndarray) -> np.ndarray:

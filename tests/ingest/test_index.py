@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from ingest.dense import DenseIndex
-from ingest.embed import Kind
 from ingest.index import Indexer, passage_of, passage_segments, segment_id
 from ingest.lexical import LexicalIndex, load_terms
 from ingest.lexicon import Tokenizer
 from ingest.pipeline import run_ingest
 from ingest.settings import Settings
 from ingest.store import Store
-from tests.fakes import HashEmbedder
+from tests.fakes import HashEmbedder, PlanningEmbedder
 
 MDF = "MDF核销有效期多长? 自活动结束之日起,90天内须提交核销。不完整的核销最多保留45天。\n"
 INVOICE = "为激励开票 为激励开票 合作伙伴为激励金额开具发票时,支持开具增值税专用发票和电子专票。\n"
@@ -25,23 +22,6 @@ LEADS = "搜索线索 使用合作伙伴账号登录华为云。 单击“高级
 
 class OtherModel(HashEmbedder):
     model_id = "test:other-model"
-
-
-class PlanningHashEmbedder(HashEmbedder):
-    """A HashEmbedder that logs plan() announcements and the characters of each embed call."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.log: list[tuple[str, int]] = []
-
-    def plan(self, total_chars: int) -> None:
-        """Log the announcement."""
-        self.log.append(("plan", total_chars))
-
-    def embed(self, texts: Sequence[str], kind: Kind) -> np.ndarray:
-        """Log the characters asked for, then embed like HashEmbedder."""
-        self.log.append(("embed", sum(map(len, texts))))
-        return super().embed(texts, kind)
 
 
 @pytest.fixture
@@ -145,7 +125,7 @@ def test_vectors_left_by_a_run_killed_after_its_commit_are_repaired(settings: Se
 
 
 def test_the_run_announces_its_uncached_passage_text_before_embedding(settings: Settings) -> None:
-    first = PlanningHashEmbedder()
+    first = PlanningEmbedder()
     run_ingest([settings.corpus], settings, embedder=first)
     store = Store.open(settings.db_path)
     chars = sum(len(t) for p in store.passages() for t in passage_segments(p))
@@ -154,7 +134,7 @@ def test_the_run_announces_its_uncached_passage_text_before_embedding(settings: 
     assert sum(n for entry, n in first.log if entry == "embed") == chars
 
     (settings.corpus / "mdf.txt").write_text(MDF.replace("45天", "60天"), encoding="utf-8")
-    second = PlanningHashEmbedder()
+    second = PlanningEmbedder()
     run_ingest([settings.corpus], settings, embedder=second)
     # The changed passage's first sentence is cached: only its new one is announced.
     changed = "MDF核销有效期多长? 不完整的核销最多保留60天。"
