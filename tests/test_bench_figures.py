@@ -83,3 +83,23 @@ def test_sampled_meter_stands_in_and_keeps_the_sample() -> None:
 def test_token_count_includes_prefix_and_special_tokens() -> None:
     # <s> ▁passage : ▁ 激励 开 票 </s>
     assert bench_pipeline.TokenCounter().count(["激励开票"]) == 8
+
+
+def test_one_million_is_built_directly_in_its_own_folder() -> None:
+    assert bench_ask.build_kind(100_000) == "ingest"
+    assert bench_ask.build_kind(1_000_000) == "direct"
+    name = bench_ask.build_dir(1_000_000).name
+    assert name == f"1000000-first-sentence-direct-v{bench_ask.BUILD_VERSION}"
+    assert bench_ask.build_dir(100_000, "direct").name.startswith("100000-first-sentence-direct")
+
+
+def test_synthetic_passages_are_the_corpus_lines_with_exact_sources(tmp_path: Path) -> None:
+    from bench.synth import make_corpus
+
+    pages, passages = bench_ask.synthetic_passages(30)
+    assert len(passages) == 30 and len({p.id for p in passages}) == 30
+    texts = {p.path: p.text for p in pages}
+    for passage in passages:
+        (source,) = passage.sources
+        assert texts[source.path][source.start : source.end] == passage.text
+    assert [p.text for p in passages] == list(make_corpus(tmp_path, 30, 0.0).lines)
