@@ -88,13 +88,13 @@ class Assistant:
         """Measure how well the best clauses of the top passages match the query."""
         candidates = self.extractive.candidates(query, hits, question)
         tokens = set(self.retriever.tokenizer.tokenize(query))
-        known = self.retriever.lexical.known(tokens)
+        asked = question or query
+        ids = identifiers(self.retriever.tokenizer.tokenize(asked))
+        # One lookup for both: the question as asked may name a code the rewrite dropped.
+        known = self.retriever.lexical.known(tokens | set(ids))
         total = sum(map(len, tokens))
         unknown = sum(len(t) for t in tokens if t not in known) / total if total else 0.0
-        asked = question or query
-        unknown_ids = tuple(
-            t for t in identifiers(self.retriever.tokenizer.tokenize(asked)) if t not in known
-        )
+        unknown_ids = tuple(t for t in ids if t not in known)
         if not candidates:
             return Assessment(0.0, 0.0, unknown, unknown_ids=unknown_ids)
         expects = expected_type(asked)
