@@ -1,4 +1,4 @@
-"""The combiner: fitted over a real fused retriever, it ranks by the reader and refuses without it."""
+"""The combiner: fitted over a real fused retriever, it ranks by the reader, refuses without."""
 
 from __future__ import annotations
 
@@ -127,7 +127,8 @@ def test_module_needs_no_torch() -> None:
 
     code = (
         "import sys, bot.reading.combine, bot.reading.runtime, bot.reading.artifact;"
-        "print(sorted(m for m in ('torch', 'sentence_transformers', 'sklearn') if m in sys.modules))"
+        "heavy = ('torch', 'sentence_transformers', 'sklearn');"
+        "print(sorted(m for m in heavy if m in sys.modules))"
     )
     root = Path(__file__).resolve().parents[2]
     done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True)
