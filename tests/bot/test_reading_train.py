@@ -43,12 +43,17 @@ def test_the_onnx_graph_reads_as_the_trained_model(trained) -> None:  # type: ig
     exact = _reader(export_onnx(model, work / "fp32.onnx", quantize=False))
     alone = [exact.rerank(p.query, [p.passage])[0] for p in PAIRS]
     assert alone == pytest.approx(expected.tolist(), abs=1e-4)
-    batched = exact.score([(p.query, p.passage) for p in PAIRS])  # padded to the longest pair
+    batched = exact.score([(p.query, p.passage) for p in PAIRS])
     assert batched.tolist() == pytest.approx(expected.tolist(), abs=1e-4)
     small = _reader(export_onnx(model, work / "int8.onnx"))
     assert (work / "int8.onnx").stat().st_size < (work / "fp32.onnx").stat().st_size / 2
     got8 = [small.rerank(p.query, [p.passage])[0] for p in PAIRS]
-    assert got8 == pytest.approx(expected.tolist(), abs=0.05)
+    # int8 weights move a probability by a few hundredths at this head's steep logit scale
+    # (0.05 measured on AVX2); what must not move is which passage each question prefers.
+    assert got8 == pytest.approx(expected.tolist(), abs=0.1)
+    assert [got8[i] > got8[i + 1] for i in range(0, len(PAIRS), 2)] == [
+        expected[i] > expected[i + 1] for i in range(0, len(PAIRS), 2)
+    ]
 
 
 def test_the_vocabulary_is_not_trained(trained) -> None:  # type: ignore[no-untyped-def]
