@@ -62,7 +62,11 @@ TARGETS_P95_MS = {100_000: 100.0, 1_000_000: 250.0}
 SERVE_RSS_TARGET_MB = {100_000: 1536.0}
 # Random passage vectors are never close to a question, so with the product's thresholds
 # every ask is refused before an answer is composed; measured asks turn refusals off.
-NO_REFUSAL = {"refuse_min_similarity": -1.0, "refuse_unknown_share": 1.01}
+NO_REFUSAL = {
+    "refuse_min_similarity": -1.0,
+    "refuse_unknown_share": 1.01,
+    "refuse_min_confidence": 0.0,
+}
 # What the attempted 1M build showed (2026-11-27, 2 cores shared with other jobs, load 4-8):
 # it was stopped, since it could not finish in the time available; written to ask.json
 # while no 1M row has been measured.
@@ -509,7 +513,11 @@ def child_measure(size: int, repeats: int, http: int, out: Path) -> None:
         t = time.perf_counter()
         assistant.retriever.search(q, 5)
         searches.append((time.perf_counter() - t) * 1000)
+    reranker = assistant.retriever.reranker
     result: dict[str, Any] = {
+        # HELPDESK_RERANK_MODEL (default: the shipped reading model) and how many it reads
+        "reranker": settings.rerank_model if reranker is not None else None,
+        "rerank_candidates": settings.rerank_candidates if reranker is not None else 0,
         "open_s": round(open_s, 2),
         "first_10_asks_s": round(first_asks_s, 2),
         "ask": percentiles(asks),

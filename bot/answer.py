@@ -27,9 +27,14 @@ from ingest.units import Unit, units
 
 SentenceVectors = Callable[[Sequence[str]], np.ndarray]
 QueryVector = Callable[[str], np.ndarray]
+# The reading model: the probability that each text answers the query.
+ClauseReader = Callable[[str, Sequence[str]], Sequence[float]]
 
 # Questions that ask for a way to do something, in Chinese and English.
-_HOW = re.compile(r"怎么|怎样|如何|在哪|哪里|步骤|流程|入口|操作|how\b|where\b|steps?\b", re.I)
+# "会怎么样" / "会怎样" ask what happens, not how to do it.
+_HOW = re.compile(
+    r"(?<!会)怎么(?!样)|(?<!会)怎样|如何|在哪|哪里|步骤|流程|入口|操作|how\b|where\b|steps?\b", re.I
+)
 # Sentences that are steps of a procedure in these help pages.
 _STEP = re.compile(r"登录|单击|点击|选择|进入|填写|勾选|输入|在.{0,12}页面")
 _LABEL = re.compile(r"^(操作步骤|操作流程|前提条件|背景信息|约束与限制|注意事项)[::\uff1a]?$")
@@ -70,6 +75,10 @@ class AnswerOptions:
     keep_ratio: float = 0.7  # further sentences must score this share of the best
     other_passage_ratio: float = 0.95  # ... and sentences of another passage this share
     typed_bonus: float = 0.15  # for a sentence stating the kind of answer asked for
+    # With the reading model: it reads the question with each clause of the best passages
+    # (under their heading) and its probability adds this weight to the clause's score.
+    reader_weight: float = 0.5
+    read_passages: int = 2
 
 
 class ExtractiveAnswerer:
@@ -84,12 +93,14 @@ class ExtractiveAnswerer:
         query_vector: QueryVector,
         common_units: frozenset[str] = frozenset(),
         options: AnswerOptions | None = None,
+        reader: ClauseReader | None = None,
     ) -> None:
         self.tokenizer = tokenizer
         self.sentence_vectors = sentence_vectors
         self.query_vector = query_vector
         self.common_units = common_units
         self.options = options or AnswerOptions()
+        self.reader = reader
         # The assistant scores candidates to decide on a refusal, then answers from the same
         # ones: keep the last scoring rather than embed and tokenize it all twice.
         self._last: tuple[tuple[str, str | None, tuple[str, ...]], list[Candidate]] | None = None
@@ -110,7 +121,9 @@ class ExtractiveAnswerer:
         return ranked
 
     def _score(self, query: str, hits: Sequence[Hit], question: str | None) -> list[Candidate]:
-        top = list(hits[: self.options.passages])
+        # (index into hits, hit): the passages whose sentences may be quoted
+        top = list(enumerate(hits[: self.options.passages]))
+        read = self._read_clauses(query, top)
         asked = set(self.tokenizer.tokenize(question)) if question and question != query else set()
         query = with_chinese_terms(query)  # an English question's programme terms, in Chinese
         weights = {
@@ -118,17 +131,18 @@ class ExtractiveAnswerer:
         }
         total = sum(weights.values())
         kind = expected_type(question or query)
-        texts = [seg for h in top for seg in passage_segments(h.passage)]
+        texts = [seg for _, h in top for seg in passage_segments(h.passage)]
         sims = self.sentence_vectors(texts) @ self.query_vector(query) if texts else np.empty(0)
         low, spread = (float(sims.min()), float(np.ptp(sims))) if len(sims) else (0.0, 0.0)
         found: list[Candidate] = []
         row = 0
-        for i, hit in enumerate(top):
+        for i, hit in top:
             pieces = units(hit.passage.text)
             unit_sims = sims[row : row + len(pieces)]
             row += len(pieces)
             clauses = _clauses(hit.passage.text, pieces, unit_sims)
             for position, (clause, sim) in enumerate(clauses):
+                reading = read.get((i, clause.start), 0.0)
                 tokens = set(self.tokenizer.tokenize(f"{hit.passage.title} {clause.text}"))
                 lexical = sum(w for t, w in weights.items() if t in tokens) / total if total else 0
                 dense = (sim - low) / spread if spread > 1e-6 else 0.5
@@ -137,9 +151,29 @@ class ExtractiveAnswerer:
                 lead = 0.1 * (1 - position / len(clauses))
                 score = 0.5 * lexical + 0.5 * dense + lead + 0.1 / (i + 1) - 0.3 * common
                 typed = kind is not None and states(clause.text, kind)
-                score += self.options.typed_bonus * typed
+                score += self.options.typed_bonus * typed + self.options.reader_weight * reading
                 found.append(Candidate(i, clause, lexical, sim, common, score, typed))
         return sorted(found, key=lambda c: -c.score)
+
+    def _read_clauses(
+        self, query: str, top: Sequence[tuple[int, Hit]]
+    ) -> dict[tuple[int, int], float]:
+        """Return the reading model's probability for each clause of the best passages.
+
+        Keyed by (hit index, clause start). Empty without a reading model.
+        """
+        if self.reader is None:
+            return {}
+        keys: list[tuple[int, int]] = []
+        texts: list[str] = []
+        for i, hit in top[: self.options.read_passages]:
+            pieces = units(hit.passage.text)
+            for clause, _ in _clauses(hit.passage.text, pieces, np.zeros(len(pieces))):
+                keys.append((i, clause.start))
+                texts.append(
+                    f"{hit.passage.title}\n{clause.text}" if hit.passage.title else clause.text
+                )
+        return dict(zip(keys, self.reader(query, texts), strict=True)) if texts else {}
 
     def contenders(self, ranked: Sequence[Candidate]) -> list[Candidate]:
         """Return the candidates close enough to the best to be part of an answer."""

@@ -7,7 +7,7 @@ ask through it, so they all get the same answers.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bot.answer import ExtractiveAnswerer, is_english, refusal
 from bot.answer_type import AnswerType, expected_type, identifiers
@@ -18,6 +18,8 @@ from ingest.embed_cache import EmbeddingCache
 from ingest.settings import Settings
 
 Rewriter = Callable[[str, Sequence[Turn]], str]
+# How a refusal by the reading model's confidence starts its reason (eval's calibration reads it).
+READING_REFUSAL = "the reading model finds no passage that answers the question"
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,8 @@ class Assessment:
     expects: AnswerType | None = None  # the kind of answer the question asks for
     typed: bool = True  # a sentence close to the best states an answer of that kind
     unknown_ids: tuple[str, ...] = ()  # exact identifiers (CBC.0200) the pages never contain
+    # The reading model's probability that the best passage answers (None without the model).
+    confidence: float | None = None
 
 
 def no_rewrite(question: str, history: Sequence[Turn]) -> str:
@@ -68,6 +72,7 @@ class Assistant:
             lambda texts: cache.embed(embed_model, texts),
             retriever.query_vector,
             retriever.store.common_units(),
+            reader=retriever.reranker.rerank if retriever.reranker else None,
         )
         if not settings.llm:
             return cls(retriever, extractive, settings, extractive, rewrite)
@@ -84,8 +89,18 @@ class Assistant:
         rewriter = LLMRewriter(chat_model, rewrite).rewrite
         return cls(retriever, extractive, settings, answerer, rewriter)
 
-    def assess(self, query: str, hits: Sequence[Hit], question: str | None = None) -> Assessment:
-        """Measure how well the best clauses of the top passages match the query."""
+    def assess(
+        self,
+        query: str,
+        hits: Sequence[Hit],
+        question: str | None = None,
+        confidence: float | None = None,
+    ) -> Assessment:
+        """Measure how well the best clauses of the top passages match the query.
+
+        confidence is the reading model's probability that the best hit answers, when the
+        retriever has the reading model.
+        """
         candidates = self.extractive.candidates(query, hits, question)
         tokens = set(self.retriever.tokenizer.tokenize(query))
         asked = question or query
@@ -96,7 +111,7 @@ class Assistant:
         unknown = sum(len(t) for t in tokens if t not in known) / total if total else 0.0
         unknown_ids = tuple(t for t in ids if t not in known)
         if not candidates:
-            return Assessment(0.0, 0.0, unknown, unknown_ids=unknown_ids)
+            return Assessment(0.0, 0.0, unknown, unknown_ids=unknown_ids, confidence=confidence)
         expects = expected_type(asked)
         typed = expects is None or any(c.typed for c in self.extractive.contenders(candidates))
         return Assessment(
@@ -106,6 +121,7 @@ class Assistant:
             expects,
             typed,
             unknown_ids,
+            confidence,
         )
 
     def refuses(self, question: str, assessment: Assessment) -> str | None:
@@ -127,23 +143,43 @@ class Assistant:
         foreign = assessment.unknown >= s.refuse_unknown_share and not is_english(question)
         if foreign and assessment.similarity < s.refuse_sure_similarity:
             return f"{assessment.unknown:.0%} of the question's words never appear in the pages"
+        if assessment.confidence is not None:
+            # The reading model has read whether a passage states what is asked; the kind
+            # check below refused paraphrases whose answer it had ranked first.
+            return self.refuses_by_reading(assessment)
         if not assessment.typed:
             return (
                 f"the question asks for {assessment.expects} and no answering sentence states one"
             )
         return None
 
+    def refuses_by_reading(self, assessment: Assessment) -> str | None:
+        """Return why the reading model's confidence refuses, or None when it answers.
+
+        The reading model has read the question with each passage; its probability that the
+        best one answers refuses the near misses the rules above let through (calibrated on
+        the tuning split of the dev help center, eval/faq/helpcenter_tune.jsonl).
+        """
+        assert assessment.confidence is not None
+        if assessment.confidence < self.settings.refuse_min_confidence:
+            return f"{READING_REFUSAL} (confidence {assessment.confidence:.3f})"
+        return None
+
     def ask(self, question: str, history: Sequence[Turn] = (), k: int = 5) -> Answer:
         """Answer a question (with the conversation so far) from the help pages, or refuse."""
         turns = self.settings.history_turns
         query = self.rewriter(question, history[-turns:] if turns else [])
-        hits = self.retriever.search(query, k)
+        ranking = self.retriever.rank(query, k)
+        hits = ranking.hits
         if not hits:
             return refusal(query, hits, "nothing retrieved", english=is_english(question))
-        reason = self.refuses(question, self.assess(query, hits, question))
+        assessment = self.assess(query, hits, question, ranking.confidence)
+        reason = self.refuses(question, assessment)
         if reason is not None:
-            return refusal(query, hits, reason, english=is_english(question))
-        return self.answerer.answer(question, query, hits)
+            answer = refusal(query, hits, reason, english=is_english(question))
+        else:
+            answer = self.answerer.answer(question, query, hits)
+        return replace(answer, confidence=assessment.confidence)
 
     def close(self) -> None:
         """Release the indexes."""

@@ -49,6 +49,9 @@ class Answer:
     answerer: AnswererName = "extractive"
     reason: str = ""
     suggestions: tuple[str, ...] = field(default=())
+    # The reading model's probability that the best passage answers the question (None when
+    # no reading model is loaded): what the refusal decided on, shown to agents and in eval.
+    confidence: float | None = None
 
     def __post_init__(self) -> None:
         check_citations(self.text, self.citations, self.hits, self.refused)

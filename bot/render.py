@@ -38,6 +38,7 @@ def answer_json(answer: Answer) -> dict[str, object]:
         "answerer": answer.answerer,
         "reason": answer.reason,
         "suggestions": list(answer.suggestions),
+        "confidence": answer.confidence,
     }
 
 

@@ -46,11 +46,20 @@ class Hit:
     lexical_score: float | None = None
     dense_score: float | None = None  # cosine similarity of query and passage
     rerank_score: float | None = None  # the reranker's score, when one re-ordered the hits
+    reader_score: float | None = None  # the reading model's own probability, before combining
 
     @property
     def ranks(self) -> dict[str, int | None]:
         """Return the rank in each retriever (1-based; None when it did not return it)."""
         return {"lexical": self.lexical_rank, "dense": self.dense_rank}
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """Hits, best first, and how likely it is that the best one answers (reading model only)."""
+
+    hits: list[Hit]
+    confidence: float | None = None
 
 
 class Retriever(Protocol):
@@ -173,20 +182,39 @@ class HybridRetriever:
 
     def search(self, query: str, k: int = 10) -> list[Hit]:
         """Return up to k hits for the query, best first."""
-        if not query.strip() or k <= 0:
-            return []
-        hits = self.fused_search(query, max(k, self.rerank_candidates) if self.reranker else k)
-        return self.rerank(query, hits)[:k] if self.reranker else hits
+        return self.rank(query, k).hits
 
-    def rerank(self, query: str, hits: list[Hit]) -> list[Hit]:
-        """Re-order the top rerank_candidates hits by the reranker's score (ties keep order)."""
+    def rank(self, query: str, k: int = 10) -> Ranking:
+        """Return up to k hits for the query, best first, with the reading model's confidence."""
+        if not query.strip() or k <= 0:
+            return Ranking([])
+        hits = self.fused_search(query, max(k, self.rerank_candidates) if self.reranker else k)
+        if not self.reranker or not hits:
+            return Ranking(hits)
+        ranked = self.rerank(query, hits)
+        return Ranking(ranked.hits[:k], ranked.confidence)
+
+    def rerank(self, query: str, hits: list[Hit]) -> Ranking:
+        """Re-order the top rerank_candidates hits by the reranker (ties keep the fused order).
+
+        The reading model's scores are combined with the hits' retrieval evidence by its
+        ranking model, which also gives the confidence that the best hit answers; any other
+        CrossEncoder's scores order the hits alone.
+        """
         assert self.reranker is not None
         top, rest = hits[: self.rerank_candidates], hits[self.rerank_candidates :]
-        scores = self.reranker.rerank(query, [rerank_text(h.passage) for h in top])
-        if len(scores) != len(top):
-            raise ValueError(f"the reranker returned {len(scores)} scores for {len(top)} passages")
+        reader = self.reranker.rerank(query, [rerank_text(h.passage) for h in top])
+        if len(reader) != len(top):
+            raise ValueError(f"the reranker returned {len(reader)} scores for {len(top)} passages")
+        combiner = self.reranker.combiner
+        confidence = None
+        scores = list(reader)
+        if combiner is not None:
+            probabilities, confidence = combiner.rank(query, top, reader, self.tokenizer)
+            scores = [float(p) for p in probabilities]
         order = sorted(range(len(top)), key=lambda i: -scores[i])
-        return [replace(top[i], rerank_score=scores[i]) for i in order] + rest
+        ranked = [replace(top[i], rerank_score=scores[i], reader_score=reader[i]) for i in order]
+        return Ranking(ranked + rest, confidence)
 
     def fused_search(self, query: str, k: int) -> list[Hit]:
         """Return up to k hits for the query in fused order."""

@@ -112,6 +112,13 @@ class AskResponse(BaseModel):
     answerer: str
     reason: str
     suggestions: list[str]
+    confidence: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="The reading model's probability that the best passage answers the "
+        "question; null when the reading model is off.",
+    )
 
 
 class HitSource(BaseModel):

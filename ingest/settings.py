@@ -54,12 +54,21 @@ class Settings(BaseSettings):
     )
     rrf_k: int = Field(60, ge=1, description="Reciprocal-rank fusion constant.")
     rerank_model: str | None = Field(
-        None,
-        description="A sentence-transformers CrossEncoder id or local path that re-scores the "
-        "fused hits; unset = no reranking (none is available offline here).",
+        "bundled",
+        description='"bundled" (the reading model shipped in bot/reading/weights, trained here '
+        'from the bundled e5 weights), "none" (fused order only), or a sentence-transformers '
+        "CrossEncoder id or local path that re-scores the fused hits.",
     )
     rerank_candidates: int = Field(
         20, ge=1, le=200, description="Fused hits the reranker re-scores (the top ones)."
+    )
+    rerank_threads: int = Field(
+        2, ge=1, le=64, description="Threads of the reading model (one per core of a worker)."
+    )
+    rerank_required: bool = Field(
+        False,
+        description="Stop with an error when the bundled reading model cannot be loaded, "
+        "instead of ranking without it.",
     )
 
     # answers and refusals (calibrated on the dev set's out-of-scope questions)
@@ -73,6 +82,14 @@ class Settings(BaseSettings):
     )
     refuse_sure_similarity: float = Field(
         0.90, description="... unless a sentence is at least this similar to it."
+    )
+    refuse_min_confidence: float = Field(
+        0.2,
+        ge=0,
+        le=1,
+        description="With the reading model: refuse when its probability that the best passage "
+        "answers is below this (calibrated on eval/faq/helpcenter_tune.jsonl: 3% false "
+        "refusals there, leaving room under the 5% allowed on unseen questions).",
     )
     history_turns: int = Field(10, ge=0, description="Earlier turns kept for follow-ups.")
     # optional LLM answerer (LangChain init_chat_model)

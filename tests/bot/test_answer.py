@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from bot.answer import ENGLISH_NOTE, REFUSAL_ZH, ExtractiveAnswerer, is_english, refusal
-from bot.assistant import Assistant
+from bot.assistant import READING_REFUSAL, Assistant
 from bot.records import Answer, Citation, CitationError, Turn
 from bot.retrieve import Hit
 from ingest.lexicon import Tokenizer
@@ -117,6 +117,14 @@ def assistant(seed_index: Settings, bundled_embedder: Any) -> Any:
     a.close()
 
 
+@pytest.fixture(scope="module")
+def rules_only(seed_index: Settings, bundled_embedder: Any) -> Any:
+    """The assistant without the reading model: the refusal rules alone decide."""
+    a = Assistant.open(seed_index.model_copy(update={"rerank_model": "none"}), bundled_embedder)
+    yield a
+    a.close()
+
+
 def test_the_invoice_question_of_the_brief(assistant: Assistant) -> None:
     answer = assistant.ask("激励开票可以开哪些发票?")
     assert not answer.refused and answer.answerer == "extractive"
@@ -152,11 +160,15 @@ def test_an_error_code_the_pages_never_list_is_refused(assistant: Assistant) -> 
     assert not known.refused and "CBC.0100" in known.text
 
 
-def test_a_quantity_no_answering_sentence_states_is_refused(assistant: Assistant) -> None:
+def test_a_quantity_no_answering_sentence_states_is_refused(
+    assistant: Assistant, rules_only: Assistant
+) -> None:
     # The pages say which invoices are accepted, never a tax rate.
-    answer = assistant.ask("电子专票的税率是多少?")
+    answer = rules_only.ask("电子专票的税率是多少?")
     assert answer.refused and "amount" in answer.reason
     assert answer.suggestions[0] == "为激励开票"
+    read = assistant.ask("电子专票的税率是多少?")  # the reading model refuses it by itself
+    assert read.refused and read.reason.startswith(READING_REFUSAL)
 
 
 def test_a_duration_question_quotes_the_sentence_with_the_duration(assistant: Assistant) -> None:

@@ -78,6 +78,8 @@ def test_ask_answers_with_cited_quotes(client: TestClient) -> None:
     assert first["source"]["url"] is None
     assert len(body["id"]) == 32 and body["query"] == INVOICES
     assert body["hits"][0]["title"] == "为激励开票"
+    # the shipped reading model read the passages: how sure it is that the first one answers
+    assert 0.5 < body["confidence"] <= 1.0
 
 
 def test_ask_returns_the_ask_json_of_the_cli_plus_an_id(
@@ -92,6 +94,7 @@ def test_ask_refuses_a_question_the_pages_do_not_cover(client: TestClient) -> No
     body = client.post("/api/ask", json={"question": CLOUD}).json()
     assert body["refused"] is True and body["citations"] == []
     assert body["answer"].startswith(REFUSAL_ZH)
+    assert body["confidence"] is not None and 0.0 <= body["confidence"] <= 1.0
 
 
 def test_a_follow_up_uses_the_history(client: TestClient) -> None:

@@ -60,8 +60,13 @@ def test_blank_queries_and_k_bounds(retriever: HybridRetriever) -> None:
     assert len(retriever.search("发票", 3)) == 3
 
 
-def test_hits_are_sorted_by_fused_score(retriever: HybridRetriever) -> None:
-    hits = retriever.search("MDF核销有效期", 10)
+def test_hits_are_sorted_by_fused_score(seed_index: Settings, bundled_embedder: Any) -> None:
+    plain = seed_index.model_copy(update={"rerank_model": "none"})
+    retriever = HybridRetriever.open(plain, bundled_embedder)
+    try:
+        hits = retriever.search("MDF核销有效期", 10)
+    finally:
+        retriever.close()
     scores = [h.score for h in hits]
     assert scores == sorted(scores, reverse=True)
     assert hits[0].passage.title == "MDF核销有效期多长?"
