@@ -66,6 +66,7 @@ class Reply:
     hits: tuple[Retrieved, ...]
     query: str
     reason: str = ""
+    confidence: float | None = None  # the reading model's probability, when the system has one
 
 
 Ask = Callable[[str, Sequence[Turn]], Answer | Reply]
@@ -98,9 +99,15 @@ def reply_from_json(data: Mapping[str, Any]) -> Reply:
             ),
             query=str(data.get("query") or ""),
             reason=str(data.get("reason") or ""),
+            confidence=_probability(data.get("confidence")),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ReplayError(f"not the ask JSON ({type(exc).__name__}: {exc})") from exc
+
+
+def _probability(value: Any) -> float | None:
+    """Return a confidence from the ask JSON (absent or null: None)."""
+    return None if value is None else float(value)
 
 
 def reply_of(answer: Answer | Reply) -> Reply:

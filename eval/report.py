@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from eval.calibration import calibration_json
 from eval.replay import CHECKS, GROUPS, CaseResult, Scores, by_group
 
 FORMAT = "helpdesk-eval-report/1"
@@ -83,6 +84,7 @@ def case_json(result: CaseResult) -> dict[str, Any]:
         "answer": reply.text,
         "refused": reply.refused,
         "reason": reply.reason,
+        "confidence": reply.confidence,
         "query": reply.query,
         "citations": [
             {"n": c.n, "passage_id": c.passage_id, "title": c.title, "quote": c.quote, "ok": ok}
@@ -101,11 +103,13 @@ def case_json(result: CaseResult) -> dict[str, Any]:
 
 def build_report(results: Sequence[CaseResult], meta: Mapping[str, Any]) -> dict[str, Any]:
     """Return the report of a replay: what ran, metrics by group and every case."""
+    cases = [case_json(r) for r in results]
     return {
         "format": FORMAT,
         "meta": {"created": datetime.now(UTC).isoformat(timespec="seconds"), **meta},
         "metrics": by_group(results),
-        "cases": [case_json(r) for r in results],
+        "calibration": calibration_json(cases),
+        "cases": cases,
     }
 
 

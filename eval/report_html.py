@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
+from eval.calibration_html import calibration_section
 from eval.replay import CHECKS, GROUPS
 from eval.report import CHECK_LABELS, METRICS, fmt, signed
 
@@ -214,6 +215,7 @@ def render_html(report: Mapping[str, Any]) -> str:
         f'<div class="charts"><div><h2>Metrics by group</h2>{metric_bars(report["metrics"])}'
         f"</div><div><h2>Latency</h2>"
         f"{latency_histogram([c['latency_ms'] for c in cases])}</div></div>"
+        f"{calibration_section(report.get('calibration'))}"
         f"{_comparison(comparison) if comparison else ''}"
         f"<h2>Cases ({failed} of {len(cases)} failed a check, shown first)</h2>"
         f"<table><tr><th></th><th>id</th><th>question</th><th>answer</th><th>citations</th>"

@@ -20,7 +20,7 @@ def test_report_json_holds_meta_metrics_by_group_and_every_case(tmp_path: Path) 
     report = build_report(results(), META)
     json_path, html_path = write_report(report, tmp_path / "out")
     data = load_report(json_path)
-    assert list(data) == ["format", "meta", "metrics", "cases"]
+    assert list(data) == ["format", "meta", "metrics", "calibration", "cases"]
     assert data["format"] == "helpdesk-eval-report/1"
     assert {k: data["meta"][k] for k in META} == META and "created" in data["meta"]
     assert list(data["metrics"]) == ["all", "zh", "en", "single", "multi"]
@@ -29,9 +29,10 @@ def test_report_json_holds_meta_metrics_by_group_and_every_case(tmp_path: Path) 
     first = data["cases"][1]
     assert set(first) == {
         "id", "lang", "multi_turn", "answerable", "turns", "question", "gold", "facts",
-        "answer", "refused", "reason", "query", "citations", "hits", "rank", "latency_ms",
-        "checks", "passed",
+        "answer", "refused", "reason", "confidence", "query", "citations", "hits", "rank",
+        "latency_ms", "checks", "passed",
     }  # fmt: skip
+    assert data["calibration"] is None  # these replies carry no confidence
     assert first["turns"] == ["MDF核销有效期多长?", "那发票呢?"] and first["multi_turn"] is True
     assert first["citations"][0]["ok"] is False and first["rank"] == 2
     assert first["latency_ms"] == 20.0 and first["passed"] is False
