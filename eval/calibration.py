@@ -87,6 +87,8 @@ def sweep(pts: Sequence[Point], steps: int = 20) -> list[Sweep]:
 def choose_threshold(pts: Sequence[Point], budget: float = DEFAULT_BUDGET) -> Sweep | None:
     """Return the threshold refusing the most out-of-scope cases within the false-refusal budget.
 
+    Of thresholds refusing as many, the one with the fewest false refusals (the lowest) wins.
+
     Candidates are midpoints between neighbouring confidences, so the choice does not sit
     on a case's own value. None when no case has a confidence.
     """
@@ -97,7 +99,12 @@ def choose_threshold(pts: Sequence[Point], budget: float = DEFAULT_BUDGET) -> Sw
     best = sweep_at(pts, 0.0)
     for threshold in candidates:
         row = sweep_at(pts, threshold)
-        if row.false_refusals <= budget and row.oos_refused >= best.oos_refused:
+        if row.false_refusals > budget:
+            continue
+        more = row.oos_refused > best.oos_refused
+        if more or (
+            row.oos_refused == best.oos_refused and row.false_refusals < best.false_refusals
+        ):
             best = row
     return Sweep(round(best.threshold, 4), best.oos_refused, best.false_refusals)
 

@@ -43,6 +43,15 @@ def test_chosen_threshold_keeps_false_refusals_within_the_budget() -> None:
     assert wider is not None and wider.oos_refused == pytest.approx(1.0)
 
 
+def test_of_equal_refusals_the_fewest_false_ones_win() -> None:
+    pts = [Point(0.9, True, True), Point(0.3, True, True), Point(0.1, False, False)]
+    pts += [Point(0.95, False, False)]  # never refusable within the budget
+    chosen = choose_threshold(pts, budget=0.5)
+    # 0.2 and 0.6 both refuse the one refusable case; 0.6 also refuses the answerable 0.3
+    assert chosen is not None
+    assert (chosen.threshold, chosen.oos_refused, chosen.false_refusals) == (0.2, 0.5, 0.0)
+
+
 def test_no_points_no_threshold() -> None:
     assert choose_threshold([]) is None
     assert calibration_json([{"confidence": None, "answerable": True}]) is None
