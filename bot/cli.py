@@ -19,6 +19,7 @@ COMMANDS = {
     "chat": "bot.commands:chat",
     "serve": "bot.serve:serve",
     "eval": "eval.cli:eval_command",
+    "llm": "bot.llm_command:llm",
 }
 
 
