@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 SUPERVISOR_ENV = "HELPDESK_SERVE_SUPERVISOR"  # pid of the `helpdesk serve` running the workers
 WORKER_HEADER = b"x-helpdesk-worker"
 LOCK_FILE = "reindex.lock"  # in the data directory
+WORKER_READY_SECONDS = 60  # how long a replacement worker may take to start
 NO_LOCAL_REINDEX = (
     "re-index is disabled with several workers and a local Chroma store (a second process "
     "writing to data/chroma could corrupt it): stop the service and run `helpdesk ingest`, "
@@ -87,6 +88,9 @@ def serve_app(
         host=host,
         port=port,
         log_level="info",
+        # A replacement worker loads the index and the reading model before it is ready; on a
+        # busy machine that took over uvicorn's 5 s default, which aborted the reload.
+        timeout_worker_healthcheck=WORKER_READY_SECONDS,
     )
 
 
