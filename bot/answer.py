@@ -121,26 +121,27 @@ class ExtractiveAnswerer:
         return ranked
 
     def _score(self, query: str, hits: Sequence[Hit], question: str | None) -> list[Candidate]:
-        # (index into hits, hit): the passages whose sentences may be quoted
-        top = list(enumerate(hits[: self.options.passages]))
-        read = self._read_clauses(query, top)
+        top = hits[: self.options.passages]  # the passages whose sentences may be quoted
         asked = set(self.tokenizer.tokenize(question)) if question and question != query else set()
+        asked_query = query
         query = with_chinese_terms(query)  # an English question's programme terms, in Chinese
         weights = {
             t: len(t) * (2 if t in asked else 1) for t in set(self.tokenizer.tokenize(query))
         }
         total = sum(weights.values())
         kind = expected_type(question or query)
-        texts = [seg for _, h in top for seg in passage_segments(h.passage)]
+        texts = [seg for h in top for seg in passage_segments(h.passage)]
         sims = self.sentence_vectors(texts) @ self.query_vector(query) if texts else np.empty(0)
         low, spread = (float(sims.min()), float(np.ptp(sims))) if len(sims) else (0.0, 0.0)
-        found: list[Candidate] = []
+        clauses_of: list[list[tuple[Unit, float]]] = []
         row = 0
-        for i, hit in top:
+        for hit in top:
             pieces = units(hit.passage.text)
-            unit_sims = sims[row : row + len(pieces)]
+            clauses_of.append(_clauses(hit.passage.text, pieces, sims[row : row + len(pieces)]))
             row += len(pieces)
-            clauses = _clauses(hit.passage.text, pieces, unit_sims)
+        read = self._read_clauses(asked_query, top, clauses_of)
+        found: list[Candidate] = []
+        for i, (hit, clauses) in enumerate(zip(top, clauses_of, strict=True)):
             for position, (clause, sim) in enumerate(clauses):
                 reading = read.get((i, clause.start), 0.0)
                 tokens = set(self.tokenizer.tokenize(f"{hit.passage.title} {clause.text}"))
@@ -156,7 +157,10 @@ class ExtractiveAnswerer:
         return sorted(found, key=lambda c: -c.score)
 
     def _read_clauses(
-        self, query: str, top: Sequence[tuple[int, Hit]]
+        self,
+        query: str,
+        top: Sequence[Hit],
+        clauses_of: Sequence[Sequence[tuple[Unit, float]]],
     ) -> dict[tuple[int, int], float]:
         """Return the reading model's probability for each clause of the best passages.
 
@@ -166,13 +170,13 @@ class ExtractiveAnswerer:
             return {}
         keys: list[tuple[int, int]] = []
         texts: list[str] = []
-        for i, hit in top[: self.options.read_passages]:
-            pieces = units(hit.passage.text)
-            for clause, _ in _clauses(hit.passage.text, pieces, np.zeros(len(pieces))):
+        for i, (hit, clauses) in enumerate(zip(top, clauses_of, strict=True)):
+            if i >= self.options.read_passages:
+                break
+            title = hit.passage.title
+            for clause, _ in clauses:
                 keys.append((i, clause.start))
-                texts.append(
-                    f"{hit.passage.title}\n{clause.text}" if hit.passage.title else clause.text
-                )
+                texts.append(f"{title}\n{clause.text}" if title else clause.text)
         return dict(zip(keys, self.reader(query, texts), strict=True)) if texts else {}
 
     def contenders(self, ranked: Sequence[Candidate]) -> list[Candidate]:

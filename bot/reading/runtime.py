@@ -146,8 +146,11 @@ class ReaderModel:
         and at these sizes (one pair is a 128 x 384 matrix) batching saved no time on 2 cores.
         """
         logits = np.empty(len(pairs), dtype=np.float32)
-        for i, pair in enumerate(pairs):
-            ids, mask = self.tokenizer.encode([pair])
+        if not pairs:
+            return logits
+        all_ids, all_mask = self.tokenizer.encode(pairs)  # one tokenizer call, then unpadded
+        for i, length in enumerate(all_mask.sum(axis=1)):
+            ids, mask = all_ids[i : i + 1, :length], all_mask[i : i + 1, :length]
             feeds = {
                 "inputs_embeds": self.embeddings.rows(ids),
                 "attention_mask": mask,
