@@ -254,11 +254,8 @@ def write_st_folder(hf_dir: Path, out: Path) -> None:
 
 def bin_digest(path: Path) -> str:
     """Return a short sha1 of the model file, to key the converted folder."""
-    sha = hashlib.sha1()
     with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 22), b""):
-            sha.update(chunk)
-    return sha.hexdigest()[:12]
+        return hashlib.file_digest(fh, "sha1").hexdigest()[:12]
 
 
 def folder_name(bin_path: Path) -> str:

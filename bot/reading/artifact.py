@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,8 +20,6 @@ from ingest.errors import ConfigError
 
 if TYPE_CHECKING:
     from bot.reading.runtime import ReaderModel
-
-log = logging.getLogger(__name__)
 
 WEIGHTS = Path(__file__).resolve().parent / "weights"
 GRAPH = "reader.onnx"
@@ -60,11 +57,8 @@ class Manifest:
 
 def sha256(path: Path) -> str:
     """Return the hex sha256 of a file."""
-    digest = hashlib.sha256()
     with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def read_manifest(folder: Path) -> Manifest:
