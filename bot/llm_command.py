@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-
 import click
 
 from bot.local_llm import ALIAS, LLMServer, assemble, require_runtime
@@ -21,15 +19,21 @@ def llm(port: int, threads: int, context: int) -> None:
     click.echo("joining the weights (once) ...", err=True)
     model = assemble(settings.data_dir / "models")
     server = LLMServer(model, port=port, threads=threads, context=context)
-    click.echo(
-        f"serving {model.name} on {server.base_url}; answer with it by setting\n"
-        f"  HELPDESK_LLM=openai:{ALIAS} HELPDESK_LLM_BASE_URL={server.base_url} "
-        "HELPDESK_LLM_API_KEY=local",
-        err=True,
-    )
+    process = server.start()
     try:
-        code = subprocess.run(server.command(), check=False).returncode
+        server.wait_ready(process)
+        click.echo(
+            f"serving {model.name} on {server.base_url}; answer with it by setting\n"
+            f"  HELPDESK_LLM=openai:{ALIAS} HELPDESK_LLM_BASE_URL={server.base_url} "
+            "HELPDESK_LLM_API_KEY=local",
+            err=True,
+        )
+        code = process.wait()
     except KeyboardInterrupt:
         return
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            process.wait(timeout=30)
     if code:
         raise click.ClickException(f"the LLM server exited with code {code}")

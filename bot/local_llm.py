@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -146,16 +144,12 @@ class LLMServer:
         ]
 
     def start(self, log: Path | None = None) -> subprocess.Popen[bytes]:
-        """Start the server in the background (output to `log`, else discarded)."""
+        """Start the server in the background, its output appended to `log` (else inherited)."""
         require_runtime()
-        sink = log.open("ab") if log is not None else subprocess.DEVNULL
-        try:
-            return subprocess.Popen(
-                self.command(), stdout=sink, stderr=subprocess.STDOUT, env=dict(os.environ)
-            )
-        finally:
-            if log is not None:
-                sink.close()  # type: ignore[union-attr]
+        if log is None:
+            return subprocess.Popen(self.command())
+        with log.open("ab") as sink:  # the child keeps its own copy of the descriptor
+            return subprocess.Popen(self.command(), stdout=sink, stderr=subprocess.STDOUT)
 
     def wait_ready(self, process: subprocess.Popen[bytes], timeout: float = 120.0) -> None:
         """Wait until the server lists its model; fail clearly if it exits or never answers."""
@@ -179,10 +173,3 @@ class LLMServer:
         except (urllib.error.URLError, OSError, ValueError):
             return False
         return any(m.get("id") == ALIAS for m in listed.get("data", []))
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """Return a port nothing listens on now (for tests and benchmarks)."""
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])

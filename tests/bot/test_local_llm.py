@@ -15,9 +15,10 @@ import pytest
 
 from bot import local_llm
 from bot.assistant import Assistant
-from bot.local_llm import ALIAS, GGUF_MAGIC, LLMServer, assemble, free_port
+from bot.local_llm import ALIAS, GGUF_MAGIC, LLMServer, assemble
 from ingest.errors import ConfigError
 from ingest.settings import Settings
+from tests.servers import free_port
 
 
 def _slices(tmp_path: Path, chunks: list[bytes]) -> list[Path]:
