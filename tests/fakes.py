@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import zlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import numpy as np
 
 from ingest.embed import Kind
+from ingest.settings import Settings
 from ingest.text import match_key
 
 
@@ -54,3 +56,16 @@ class PlanningEmbedder(HashEmbedder):
         """Log the characters asked for, then embed like HashEmbedder."""
         self.log.append(("embed", sum(map(len, texts))))
         return super().embed(texts, kind)
+
+
+def hash_indexed(root: Path, pages: Mapping[str, tuple[str, str]]) -> Settings:
+    """Ingest pages {file name: (title, text)} under root with the hash embedder, no reranker."""
+    from ingest.pipeline import run_ingest
+
+    corpus = root / "corpus"
+    corpus.mkdir()
+    for name, (title, text) in pages.items():
+        (corpus / name).write_text(f"# {title}\n\n{text}\n", encoding="utf-8")
+    settings = Settings(data_dir=root / "data", corpus=corpus, rerank_model="none")
+    run_ingest([corpus], settings, embedder=HashEmbedder())
+    return settings

@@ -18,9 +18,7 @@ from bot.reading.combine import (
 from bot.reading.fit import fit_combiner
 from bot.reading.mine import Question
 from bot.retrieve import HybridRetriever
-from ingest.pipeline import run_ingest
-from ingest.settings import Settings
-from tests.fakes import HashEmbedder
+from tests.fakes import HashEmbedder, hash_indexed
 
 PAGES = {
     "invoice.md": ("为激励开票", "合作伙伴为激励金额开具发票时,支持开具增值税专用发票和电子专票。"),
@@ -44,13 +42,7 @@ class KeywordReader:
 
 @pytest.fixture(scope="module")
 def retriever(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    root = tmp_path_factory.mktemp("fit")
-    corpus = root / "corpus"
-    corpus.mkdir()
-    for name, (title, text) in PAGES.items():
-        (corpus / name).write_text(f"# {title}\n\n{text}\n", encoding="utf-8")
-    settings = Settings(data_dir=root / "data", corpus=corpus, rerank_model="none")
-    run_ingest([corpus], settings, embedder=HashEmbedder())
+    settings = hash_indexed(tmp_path_factory.mktemp("fit"), PAGES)
     r = HybridRetriever.open(settings, HashEmbedder())
     yield r
     r.close()

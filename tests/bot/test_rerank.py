@@ -12,9 +12,8 @@ import pytest
 from bot.rerank import CrossEncoderReranker, get_reranker, rerank_text
 from bot.retrieve import HybridRetriever, fuse
 from ingest.errors import ConfigError
-from ingest.pipeline import run_ingest
 from ingest.settings import Settings
-from tests.fakes import HashEmbedder
+from tests.fakes import HashEmbedder, hash_indexed
 from tests.models import tiny_bert
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -55,15 +54,8 @@ def model_scores(folder: Path, query: str, passages: Sequence[str]) -> list[floa
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """Ingest the five pages with the hash embedder; return their Settings."""
-    root = tmp_path_factory.mktemp("rerank-store")
-    corpus = root / "corpus"
-    corpus.mkdir()
-    for name, (title, text) in PAGES.items():
-        (corpus / name).write_text(f"# {title}\n\n{text}\n", encoding="utf-8")
     # fused order unless a test plugs a reranker in
-    settings = Settings(data_dir=root / "data", corpus=corpus, rerank_model="none")
-    run_ingest([corpus], settings, embedder=HashEmbedder())
-    return settings
+    return hash_indexed(tmp_path_factory.mktemp("rerank-store"), PAGES)
 
 
 @pytest.fixture

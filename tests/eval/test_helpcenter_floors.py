@@ -53,30 +53,32 @@ def scores(helpcenter_index: Settings, bundled_embedder: Any) -> dict[str, Any]:
         assistant.close()
 
 
-def _bounds(kind: str) -> list[tuple[str, str, str, float]]:
+def _bounds(ceilings: bool) -> list[tuple[str, str, float]]:
+    """(split, "group.metric", bound) of the floors, or of the ceilings ("max_" keys)."""
     return [
-        (split, key, name, value)
+        (split, key.removeprefix("max_"), value)
         for split in SPLITS
         for key, value in FLOORS[split].items()
-        if not key.startswith("_")
-        for name in [key.removeprefix("max_")]
-        if key.startswith("max_") == (kind == "ceiling")
+        if not key.startswith("_") and key.startswith("max_") == ceilings
     ]
 
 
-@pytest.mark.parametrize(("split", "key", "name", "floor"), _bounds("floor"))
+def _score(scores: dict[str, Any], split: str, name: str) -> float:
+    group, metric = name.split(".")
+    value = scores[split][group][metric]
+    assert value is not None, (split, name)
+    return float(value)
+
+
+@pytest.mark.parametrize(("split", "name", "floor"), _bounds(ceilings=False))
 def test_metric_is_at_least_its_floor(
-    scores: dict[str, Any], split: str, key: str, name: str, floor: float
+    scores: dict[str, Any], split: str, name: str, floor: float
 ) -> None:
-    group, metric = name.split(".")
-    value = scores[split][group][metric]
-    assert value is not None and value >= floor, (split, group, metric, value)
+    assert _score(scores, split, name) >= floor, (split, name)
 
 
-@pytest.mark.parametrize(("split", "key", "name", "ceiling"), _bounds("ceiling"))
+@pytest.mark.parametrize(("split", "name", "ceiling"), _bounds(ceilings=True))
 def test_metric_is_at_most_its_ceiling(
-    scores: dict[str, Any], split: str, key: str, name: str, ceiling: float
+    scores: dict[str, Any], split: str, name: str, ceiling: float
 ) -> None:
-    group, metric = name.split(".")
-    value = scores[split][group][metric]
-    assert value is not None and value <= ceiling, (split, group, metric, value)
+    assert _score(scores, split, name) <= ceiling, (split, name)
